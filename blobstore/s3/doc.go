@@ -1,0 +1,62 @@
+// Package s3 is the blobstore.Store for any S3-compatible server (AWS,
+// MinIO, Garage, Ceph RGW, SeaweedFS, versitygw), built on minio-go. It is
+// the only package of s3dfs that imports minio-go.
+//
+// # Objects
+//
+// A blob with key K is the object Options.Prefix+K in Options.Bucket. The
+// caller's metadata travels as S3 user metadata (x-amz-meta-<key>); Stat
+// returns it with lower-case keys. Objects in the bucket whose names are not
+// valid blob keys are skipped by List.
+//
+// # Uploads
+//
+// Bodies of at most Options.PartSize bytes are buffered and sent in one PUT;
+// larger or unknown-size bodies go through a multipart upload with parts of
+// PartSize bytes (default 16 MiB, at least 5 MiB, the S3 minimum),
+// Options.Concurrency parts in flight. The declared size is checked before
+// the last byte leaves the caller's reader, so a body that is too short or
+// too long fails with blobstore.ErrSizeMismatch before the upload can
+// complete; a failed multipart upload is aborted (by minio-go, with a
+// context detached from the caller's, so cancellation also cleans up).
+//
+// # Retries and errors
+//
+// Retries happen in one place: minio-go repeats a single HTTP request up to
+// Options.MaxRetries times when it fails with a network error, a timeout, an
+// HTTP 408/429/5xx or an S3 code such as SlowDown or InternalError, sleeping
+// a jittered exponential backoff (200 ms doubling, capped at 1 s) that stops
+// at ctx cancellation. Every request this package sends can be repeated
+// that way, because every request body is in memory: New's bucket check,
+// Stat, Delete, each List page, Open's GET, the single PUT of a small blob,
+// and each step of a multipart upload (initiate, every part, complete). What
+// is not retried is a failure while the caller reads an object body from
+// Open's reader, and a multipart upload whose part keeps failing: the
+// upload is aborted and the error returned. This package adds no retry
+// loop of its own, so attempts never multiply.
+//
+// Errors are classified once, here: NoSuchKey becomes blobstore.ErrNotFound
+// and InvalidRange blobstore.ErrRangeNotSatisfiable, with the minio-go error
+// kept in the chain; IsTransient tells errors worth retrying later (5xx,
+// throttling, timeouts, network) from permanent ones (AccessDenied,
+// NoSuchBucket, other 4xx, cancellation).
+//
+// # Addressing and timeouts
+//
+// Options.PathStyle (the default) sends http://endpoint/bucket/key, what
+// self-hosted servers expect; without it requests go to
+// http://bucket.endpoint/key (virtual-host style), which Validate refuses
+// for IP-address endpoints and for dotted bucket names under TLS.
+// Options.DialTimeout bounds connecting and Options.ResponseTimeout the wait
+// for response headers, so a server that accepts connections and then
+// stalls cannot hang a call forever; reading a body is bounded only by ctx.
+//
+// # Quirks
+//
+// A HEAD response has no body, so Stat cannot tell a missing key from a
+// missing bucket: New checks the bucket once. S3 answers any Range on an
+// empty object with 416; Open asks for no range when offset is 0 and length
+// -1, and otherwise looks at the object's size before reporting
+// ErrRangeNotSatisfiable. Servers that map keys to files (versitygw's posix
+// backend, like blobstore/posix) cannot hold both "a" and "a/b".
+package s3

@@ -1,0 +1,98 @@
+package cache
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Stamp identifies one version of a file as stat(2) reports it. Two stamps
+// of the same path are equal only if the file was not replaced (device and
+// inode), not resized, and neither its data nor its inode changed in a way
+// the clocks could see (mtime and ctime in nanoseconds).
+//
+// Writers in s3dfs make every change visible in the stamp even where the
+// filesystem clock is coarse: they set the mtime explicitly to a value that
+// no earlier version of the file carried (see [NextTime]).
+type Stamp struct {
+	Dev   uint64
+	Ino   uint64
+	Size  int64
+	Mtime int64 // ns since the Unix epoch
+	Ctime int64 // ns since the Unix epoch
+}
+
+// IsZero reports whether s is the zero Stamp (no file).
+func (s Stamp) IsZero() bool { return s == Stamp{} }
+
+func (s Stamp) String() string {
+	return fmt.Sprintf("dev=%d ino=%d size=%d mtime=%d ctime=%d", s.Dev, s.Ino, s.Size, s.Mtime, s.Ctime)
+}
+
+// StampOf converts a stat result.
+func StampOf(st *unix.Stat_t) Stamp {
+	return Stamp{
+		Dev:   uint64(st.Dev),
+		Ino:   st.Ino,
+		Size:  st.Size,
+		Mtime: st.Mtim.Nano(),
+		Ctime: st.Ctim.Nano(),
+	}
+}
+
+// Path is a file path prepared for stat calls that do not allocate. The
+// zero Path is invalid.
+type Path struct {
+	s string
+	c []byte // s followed by a NUL byte
+}
+
+// NewPath prepares p. It panics if p contains a NUL byte, which no path
+// built by s3dfs can (names are validated before they become paths).
+func NewPath(p string) Path {
+	c := make([]byte, len(p)+1)
+	copy(c, p)
+	for _, b := range c[:len(p)] {
+		if b == 0 {
+			panic("cache: NUL byte in path")
+		}
+	}
+	return Path{s: p, c: c}
+}
+
+// String returns the path.
+func (p Path) String() string { return p.s }
+
+// Stat returns the stamp of the file at p without following a final symlink
+// (record and directory paths never are symlinks). A missing file gives an
+// error for which errors.Is(err, fs.ErrNotExist) holds.
+func (p Path) Stat() (Stamp, error) {
+	var st unix.Stat_t
+	if err := fstatat(unix.AT_FDCWD, p.c, &st); err != nil {
+		return Stamp{}, &os.PathError{Op: "stat", Path: p.s, Err: err}
+	}
+	return StampOf(&st), nil
+}
+
+// fstatat is unix.Fstatat without the allocation that converting a Go string
+// to a C string costs: the hot path of every cache hit.
+func fstatat(dirfd int, path []byte, st *unix.Stat_t) error {
+	_, _, e := unix.Syscall6(unix.SYS_NEWFSTATAT, uintptr(dirfd),
+		uintptr(unsafe.Pointer(&path[0])), uintptr(unsafe.Pointer(st)),
+		unix.AT_SYMLINK_NOFOLLOW, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// FileStamp returns the stamp of an open file.
+func FileStamp(f *os.File) (Stamp, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return Stamp{}, &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	return StampOf(&st), nil
+}

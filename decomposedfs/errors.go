@@ -1,0 +1,31 @@
+package decomposedfs
+
+import (
+	"errors"
+
+	"github.com/s3dfs/s3dfs/metadata"
+)
+
+// Errors returned by FS methods (possibly wrapped; test with errors.Is).
+// Those shared with the metadata package are the same values, so either
+// name matches.
+var (
+	ErrNotFound    = metadata.ErrNotFound
+	ErrExist       = metadata.ErrExist
+	ErrCorrupt     = metadata.ErrCorrupt
+	ErrInvalidName = metadata.ErrInvalidName
+	ErrNotDir      = metadata.ErrNotDir
+	ErrIsDir       = metadata.ErrIsDir
+	ErrCycle       = metadata.ErrCycle
+	ErrRoot        = metadata.ErrRoot
+
+	// ErrInvalidRef: a reference names no space, or a malformed id or path.
+	ErrInvalidRef = errors.New("decomposedfs: invalid reference")
+	// ErrChecksumMismatch: an upload's content does not match the
+	// checksum the client sent. Nothing was stored.
+	ErrChecksumMismatch = errors.New("decomposedfs: checksum mismatch")
+	// ErrCrossSpace: a move between two spaces (copy and delete instead).
+	ErrCrossSpace = errors.New("decomposedfs: cannot move between spaces")
+	// ErrRange: a download range starts past the end of the file.
+	ErrRange = errors.New("decomposedfs: range not satisfiable")
+)

@@ -1,0 +1,194 @@
+package decomposedfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/s3dfs/s3dfs/blobstore"
+	"github.com/s3dfs/s3dfs/lookup"
+	"github.com/s3dfs/s3dfs/metadata"
+)
+
+// Options configure an FS.
+type Options struct {
+	// Lookup configures the path caches.
+	Lookup lookup.Options
+	// Logger receives problems the API cannot return, such as a blob that
+	// could not be deleted after its node was. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options {
+	return Options{Lookup: lookup.DefaultOptions()}
+}
+
+// Validate rejects unusable options.
+func (o Options) Validate() error {
+	return o.Lookup.Validate()
+}
+
+// FS is the storage driver: spaces of files and folders whose metadata lives
+// in a metadata.Backend and whose content lives in a blobstore.Store. All
+// methods are safe for concurrent use, and several FS values in several
+// processes may share one backend store and one blob store.
+type FS struct {
+	meta  metadata.Backend
+	blobs blobstore.Store
+	lu    *lookup.Resolver
+	log   *slog.Logger
+}
+
+// New creates an FS. It takes ownership of neither store: Close closes the
+// FS's own resources only.
+func New(meta metadata.Backend, blobs blobstore.Store, opts Options) (*FS, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	lu, err := lookup.New(meta, opts.Lookup)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &FS{meta: meta, blobs: blobs, lu: lu, log: log}, nil
+}
+
+// Close releases the FS's caches.
+func (fs *FS) Close() error {
+	fs.lu.Close()
+	return nil
+}
+
+// Backend returns the metadata store (for tools such as the checker).
+func (fs *FS) Backend() metadata.Backend { return fs.meta }
+
+// Blobs returns the blob store.
+func (fs *FS) Blobs() blobstore.Store { return fs.blobs }
+
+// Resolver returns the path resolver (for its cache statistics).
+func (fs *FS) Resolver() *lookup.Resolver { return fs.lu }
+
+// Reference addresses a node: a space, a node in it (empty for the space
+// root) and a path relative to that node ("" or "/" for the node itself).
+// Paths use "/" and may not climb above their start with "..".
+type Reference struct {
+	SpaceID string
+	NodeID  string
+	Path    string
+}
+
+func (r Reference) String() string {
+	return fmt.Sprintf("%s!%s:%s", r.SpaceID, r.NodeID, r.Path)
+}
+
+// BlobKey is the blob store key of a blob of a space.
+func BlobKey(spaceID, blobID string) string {
+	return spaceID + "/" + blobID[:2] + "/" + blobID
+}
+
+// resolve finds the node a reference names and its space path. It fails
+// with ErrNotFound for nodes in the trash or below a trashed folder.
+func (fs *FS) resolve(ctx context.Context, ref Reference) (*metadata.Node, string, error) {
+	if err := metadata.ValidateID(ref.SpaceID); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrInvalidRef, err)
+	}
+	rel, err := lookup.Clean(ref.Path)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrInvalidRef, err)
+	}
+	start := ref.NodeID
+	if start == "" {
+		start = ref.SpaceID
+	} else if err := metadata.ValidateID(start); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrInvalidRef, err)
+	}
+	// The start must be live; the walk below it goes through links, so the
+	// result then is too, and its path is the start's path plus rel.
+	var startPath string
+	if start == ref.SpaceID {
+		startPath = "/"
+		if rel == "/" {
+			n, err := fs.meta.ReadNode(ctx, ref.SpaceID, start)
+			return n, "/", err
+		}
+	} else {
+		n, err := fs.meta.ReadNode(ctx, ref.SpaceID, start)
+		if err != nil {
+			return nil, "", err
+		}
+		if startPath, err = fs.lu.PathOf(ctx, n); err != nil {
+			return nil, "", err
+		}
+		if rel == "/" {
+			return n, startPath, nil
+		}
+	}
+	n, err := fs.lu.Resolve(ctx, ref.SpaceID, start, rel)
+	if err != nil {
+		return nil, "", refError(err)
+	}
+	if startPath == "/" {
+		return n, rel, nil
+	}
+	return n, startPath + rel, nil
+}
+
+func refError(err error) error {
+	if errors.Is(err, lookup.ErrBadPath) {
+		return fmt.Errorf("%w: %v", ErrInvalidRef, err)
+	}
+	return err
+}
+
+// resolveParent splits the last segment off a reference's path and resolves
+// the rest, which must be a live folder.
+func (fs *FS) resolveParent(ctx context.Context, ref Reference) (*metadata.Node, string, string, error) {
+	segs, err := lookup.Split(ref.Path)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("%w: %v", ErrInvalidRef, err)
+	}
+	if len(segs) == 0 {
+		return nil, "", "", fmt.Errorf("%w: %q names no child", ErrInvalidRef, ref.Path)
+	}
+	name := segs[len(segs)-1]
+	if err := metadata.ValidateName(name); err != nil {
+		return nil, "", "", err
+	}
+	pref := ref
+	pref.Path = strings.Join(segs[:len(segs)-1], "/")
+	parent, ppath, err := fs.resolve(ctx, pref)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if parent.Type != metadata.TypeDir {
+		return nil, "", "", fmt.Errorf("%w: %s", ErrNotDir, ppath)
+	}
+	return parent, ppath, name, nil
+}
+
+// propagate reports a change below folderID; failures are logged as well as
+// returned, since the operation itself has already happened.
+func (fs *FS) propagate(ctx context.Context, sid, folderID string, delta int64) error {
+	if err := fs.meta.Propagate(ctx, sid, folderID, delta); err != nil {
+		fs.log.Error("propagation failed; tree sizes may lag until check --repair", "space", sid, "folder", folderID, "delta", delta, "err", err)
+		return err
+	}
+	return nil
+}
+
+// deleteBlob removes a blob that nothing references any more. A failure
+// leaves an orphan for the checker, so it is logged, not returned.
+func (fs *FS) deleteBlob(ctx context.Context, sid, blobID string) {
+	if blobID == "" {
+		return
+	}
+	if err := fs.blobs.Delete(context.WithoutCancel(ctx), BlobKey(sid, blobID)); err != nil {
+		fs.log.Warn("could not delete an unreferenced blob; check will report it as an orphan", "space", sid, "blob", blobID, "err", err)
+	}
+}

@@ -1,0 +1,66 @@
+package decomposedfs
+
+import (
+	"encoding/hex"
+	"time"
+
+	"github.com/s3dfs/s3dfs/lookup"
+	"github.com/s3dfs/s3dfs/metadata"
+)
+
+// ResourceInfo describes a file or folder to a gateway.
+type ResourceInfo struct {
+	ID       string
+	ParentID string // empty for a space root
+	SpaceID  string
+	Name     string // empty for a space root
+	// Path is the path within the space, "/" for its root.
+	Path string
+	Type metadata.NodeType
+	// Size is a file's length, a folder's tree size (all files below).
+	Size int64
+	// Mtime is a file's content mtime; for a folder, the later of its own
+	// mtime and the last change below it.
+	Mtime     time.Time
+	// Etag is quoted, as HTTP wants it: "\"0123abcd\"".
+	Etag      string
+	Checksums Checksums
+	MimeType  string
+}
+
+// IsDir reports whether the resource is a folder.
+func (ri *ResourceInfo) IsDir() bool { return ri.Type == metadata.TypeDir }
+
+// Checksums of a file's content, lower-case hex; empty when unknown.
+type Checksums struct {
+	SHA1    string
+	MD5     string
+	Adler32 string
+}
+
+func info(n *metadata.Node, path string) *ResourceInfo {
+	ri := &ResourceInfo{
+		ID:       n.ID,
+		ParentID: n.ParentID,
+		SpaceID:  n.SpaceID,
+		Name:     n.Name,
+		Path:     path,
+		Type:     n.Type,
+		Size:     n.TreeSize(),
+		Mtime:    time.Unix(0, n.Mtime),
+		Etag:     n.Etag(),
+		MimeType: n.MimeType,
+	}
+	if n.Type == metadata.TypeDir {
+		ri.Mtime = time.Unix(0, max(n.Mtime, n.Tree.Mtime))
+		ri.MimeType = "httpd/unix-directory"
+	}
+	if c := n.Checksums; len(c.SHA1)+len(c.MD5)+len(c.Adler32) > 0 {
+		ri.Checksums = Checksums{SHA1: hex.EncodeToString(c.SHA1), MD5: hex.EncodeToString(c.MD5), Adler32: hex.EncodeToString(c.Adler32)}
+	}
+	return ri
+}
+
+func childInfo(n *metadata.Node, parentPath string) *ResourceInfo {
+	return info(n, lookup.Join(parentPath, n.Name))
+}

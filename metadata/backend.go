@@ -1,0 +1,132 @@
+package metadata
+
+import (
+	"context"
+
+	"github.com/s3dfs/s3dfs/cache"
+)
+
+// Backend is the node store: node and space records and the parent/child
+// links between nodes. metadata/mpk implements it with files on a POSIX
+// volume; other implementations keep the same semantics, which the suite in
+// metadata/metadatatest checks.
+//
+// All methods are safe for concurrent use, also by several processes that
+// share one store (for backends that can be shared). Ids are validated
+// (ErrInvalidID), names too (ErrInvalidName). Nodes and listings returned by
+// the read methods are shared and must not be modified.
+//
+// The link from a folder to a child is the commit point of every change to
+// the tree: a node exists for its users when its parent links to it. A
+// record's ParentID and Name repeat the link; a backend keeps both in
+// agreement, and where a crash splits them, the link wins.
+//
+// Tree sizes and tree mtimes are derived values. Operations never change
+// them on their own; the caller reports what changed with Propagate, once the
+// operation has succeeded. After a crash between the two, the derived values
+// may lag behind and can be recomputed from the children.
+type Backend interface {
+	// CreateSpace stores a new space and its root folder, whose ID must
+	// equal the space's ID. ErrExist if a space with that id exists.
+	CreateSpace(ctx context.Context, s *Space, root *Node) error
+	// ReadSpace returns a space record, or ErrNotFound.
+	ReadSpace(ctx context.Context, id string) (*Space, error)
+	// UpdateSpace applies fn to a fresh copy of the space record under the
+	// space's lock and stores the result; if fn fails nothing is stored.
+	UpdateSpace(ctx context.Context, id string, fn func(*Space) error) (*Space, error)
+	// ListSpaces calls fn for every space, in no particular order. A space
+	// whose record cannot be read is passed to bad (if not nil) and
+	// skipped.
+	ListSpaces(ctx context.Context, fn func(*Space) error, bad func(id string, err error)) error
+
+	// ReadNode returns the record of a node, or ErrNotFound. It may come
+	// from a cache, but never one older than the last write that finished
+	// before the call (in the default strict mode). Trashed nodes are
+	// returned too (Trashed != 0); descendants of a trashed folder are not
+	// marked, so liveness is a property of the path, not of the record.
+	// A record that cannot be decoded gives ErrCorrupt.
+	ReadNode(ctx context.Context, spaceID, id string) (*Node, error)
+
+	// Lookup returns the child of folder parentID named name, ErrNotFound if
+	// there is none, ErrNotDir if parentID is a file.
+	Lookup(ctx context.Context, spaceID, parentID, name string) (*Node, error)
+
+	// List returns the children of a folder, sorted by name. A child whose
+	// link or record is unreadable is left out and reported in
+	// Listing.Problems: one bad record never fails a whole listing.
+	List(ctx context.Context, spaceID, parentID string) (*Listing, error)
+
+	// CreateNode stores a new node and links it into its parent under its
+	// name, atomically: ErrExist if the name is taken (nothing is left
+	// behind), ErrNotFound if the parent does not exist or is trashed,
+	// ErrNotDir if it is a file. n.ID must be new.
+	CreateNode(ctx context.Context, n *Node) error
+
+	// UpdateNode applies fn to a copy of the node read from the store (never
+	// from a cache) while holding the node's lock, and stores the result.
+	// fn may change anything but the identity and the link (ID, SpaceID,
+	// ParentID, Name, Type), Tree and Trashed; use MoveNode, TrashNode and
+	// Propagate for those. If fn returns an error nothing is stored and the
+	// error is returned. The change is visible in the parent's listing when
+	// UpdateNode returns.
+	UpdateNode(ctx context.Context, spaceID, id string, fn func(*Node) error) (*Node, error)
+
+	// MoveNode renames a node and/or moves it to another folder of its
+	// space. If newName is taken in newParentID, MoveNode fails with ErrExist
+	// unless replace is set, in which case the node that had the name is
+	// trashed in the same step. Moving a folder into itself or below itself
+	// gives ErrCycle, moving the root ErrRoot.
+	MoveNode(ctx context.Context, spaceID, id, newParentID, newName string, replace bool) (MoveResult, error)
+
+	// TrashNode unlinks a node from its parent and moves it, with its whole
+	// subtree, to its space's trash. It returns the node as it was when it
+	// was unlinked (its tree size tells what to propagate).
+	TrashNode(ctx context.Context, spaceID, id string) (*Node, error)
+
+	// PurgeNode removes the record of a node that is not linked anywhere
+	// (a failed create, or a trashed node being purged), with its folder
+	// entries if it is a folder without children. Purging a missing node is
+	// not an error.
+	PurgeNode(ctx context.Context, spaceID, id string) error
+
+	// Propagate adds sizeDelta to the tree size of folder folderID and of
+	// each of its ancestors up to the space root, and gives each of them a
+	// new tree mtime (so a new etag), taking one node's lock at a time,
+	// bottom-up. It stops after a trashed node. A tree size is never made
+	// negative (it stops at 0).
+	Propagate(ctx context.Context, spaceID, folderID string, sizeDelta int64) error
+
+	// NamespaceVersion returns a value that changes whenever a folder of the
+	// space is moved, renamed, trashed or restored, i.e. whenever the path
+	// of a node can change without its own record changing. Path caches
+	// are validated by it.
+	NamespaceVersion(ctx context.Context, spaceID string) (cache.Stamp, error)
+
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// Listing is the content of a folder.
+type Listing struct {
+	// Children are the readable children, sorted by name.
+	Children []*Node
+	// Problems are the children left out because their link or record is
+	// unreadable.
+	Problems []Problem
+}
+
+// Problem is a child that a listing could not read.
+type Problem struct {
+	Name string // the link's name
+	ID   string // the child id the link names, if it could be read
+	Err  error  // wraps ErrCorrupt, ErrNotFound, ...
+}
+
+// MoveResult tells a caller what to propagate after MoveNode.
+type MoveResult struct {
+	// Moved is the node as it was before the move.
+	Moved *Node
+	// Replaced is the node that had the target name and was trashed
+	// (replace only), or nil.
+	Replaced *Node
+}

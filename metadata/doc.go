@@ -1,0 +1,19 @@
+// Package metadata defines the records of s3dfs and the node store that
+// keeps them.
+//
+// Records are typed Go structs encoded as msgpack maps keyed by their
+// struct tags ([Node], [Space]). Every record carries a format Version; a
+// field this build does not know is kept in the record and written back
+// unchanged by a read-modify-write, so an older binary never drops what a
+// newer one wrote. Decoding any bytes either yields a valid record or an
+// error wrapping [ErrCorrupt], never a panic (a fuzz target holds us to
+// that, seeded with the golden files in testdata that pin the format).
+//
+// [Backend] is the node store: records plus the parent/child links between
+// nodes, at the level of nodes and links, never of files, so that the
+// msgpack-file store (metadata/mpk) and a database-backed one can be held to
+// the same conformance suite (metadata/metadatatest).
+//
+// Names and ids are validated here ([ValidateName], [ValidateID]) before any
+// of them can reach a path.
+package metadata

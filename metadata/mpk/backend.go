@@ -1,0 +1,296 @@
+package mpk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/s3dfs/s3dfs/cache"
+	"github.com/s3dfs/s3dfs/metadata"
+)
+
+// Backend is the msgpack-file node store. Create it with New.
+type Backend struct {
+	root  string
+	opts  Options
+	locks *locker
+
+	nodes    *cache.Cache[*metadata.Node]     // node id -> record, validated by the record file
+	listings *cache.Cache[*metadata.Listing]  // folder id -> listing, validated by the folder directory
+	names    *cache.Cache[string]             // folder id + "/" + name -> child id ("" = no such name), same
+	spaces   *cache.Cache[*metadata.Space]    // space id -> record, validated by space.mpk
+	nsPaths  sync.Map                         // space id -> cache.Path of its ns file
+}
+
+var _ metadata.Backend = (*Backend)(nil)
+
+// New opens (or creates) a store at opts.Root.
+func New(opts Options) (*Backend, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("mpk: root: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, spacesDir), 0o755); err != nil {
+		return nil, fmt.Errorf("mpk: create root: %w", err)
+	}
+	b := &Backend{root: root, opts: opts}
+	if b.locks, err = openLocker(filepath.Join(root, lockFile)); err != nil {
+		return nil, err
+	}
+	if b.nodes, err = cache.New[*metadata.Node](opts.cacheOptions(10)); err != nil {
+		return nil, err
+	}
+	if b.listings, err = cache.New[*metadata.Listing](opts.cacheOptions(4)); err != nil {
+		return nil, err
+	}
+	if b.names, err = cache.New[string](opts.cacheOptions(1)); err != nil {
+		return nil, err
+	}
+	if b.spaces, err = cache.New[*metadata.Space](opts.cacheOptions(1)); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Root returns the store's root directory (absolute).
+func (b *Backend) Root() string { return b.root }
+
+// Close releases the caches and the lock file.
+func (b *Backend) Close() error {
+	b.nodes.Close()
+	b.listings.Close()
+	b.names.Close()
+	b.spaces.Close()
+	return b.locks.close()
+}
+
+// CacheStats are the counters of the backend's caches.
+type CacheStats struct {
+	Nodes, Listings, Names, Spaces cache.Stats
+}
+
+// CacheStats returns the counters of the caches.
+func (b *Backend) CacheStats() CacheStats {
+	return CacheStats{
+		Nodes:    b.nodes.Stats(),
+		Listings: b.listings.Stats(),
+		Names:    b.names.Stats(),
+		Spaces:   b.spaces.Stats(),
+	}
+}
+
+// WaitCache blocks until pending cache insertions are applied: benchmarks
+// call it after warming up.
+func (b *Backend) WaitCache() {
+	b.nodes.Wait()
+	b.listings.Wait()
+	b.names.Wait()
+	b.spaces.Wait()
+}
+
+func validIDs(ids ...string) error {
+	for _, id := range ids {
+		if err := metadata.ValidateID(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateSpace creates the space directory, its root folder and, last, its
+// record: a space whose record is missing was not created and is finished
+// by the next attempt.
+func (b *Backend) CreateSpace(ctx context.Context, s *metadata.Space, root *metadata.Node) error {
+	if err := validIDs(s.ID); err != nil {
+		return err
+	}
+	if root.ID != s.ID || root.SpaceID != s.ID || root.Type != metadata.TypeDir {
+		return fmt.Errorf("mpk: the root of space %s must be a folder with the space's id", s.ID)
+	}
+	rec, err := metadata.EncodeSpace(s)
+	if err != nil {
+		return err
+	}
+	rootRec, err := metadata.EncodeNode(root)
+	if err != nil {
+		return err
+	}
+	// Concurrent creates of one space (a user's first logins, on several
+	// hosts) take turns: a loser must fail before it replaces the root
+	// record the winner wrote.
+	unlock, err := b.locks.lockNodes(ctx, s.ID, "space:")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	dir := b.spacePath(s.ID)
+	recPath := filepath.Join(dir, spaceRecord)
+	if _, err := os.Lstat(recPath); err == nil {
+		return fmt.Errorf("%w: space %s", metadata.ErrExist, s.ID)
+	}
+	for _, d := range []string{filepath.Join(dir, nodesDir), filepath.Join(dir, trashDir)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("mpk: create space: %w", err)
+		}
+	}
+	if err := b.writeNew(filepath.Join(dir, nsFile), nil); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("mpk: create space: %w", err)
+	}
+	if err := os.MkdirAll(b.dirPath(s.ID, s.ID), 0o755); err != nil {
+		return fmt.Errorf("mpk: create space: %w", err)
+	}
+	// A leftover root record of an interrupted attempt is replaced.
+	if err := b.replaceFile(b.recordPath(s.ID, s.ID), rootRec, cache.NextTime(), nil); err != nil {
+		return fmt.Errorf("mpk: create space: %w", err)
+	}
+	if err := b.writeNew(recPath, rec); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: space %s", metadata.ErrExist, s.ID)
+		}
+		return fmt.Errorf("mpk: create space: %w", err)
+	}
+	return b.syncDir(dir)
+}
+
+// ReadSpace returns a space record.
+func (b *Backend) ReadSpace(ctx context.Context, id string) (*metadata.Space, error) {
+	if err := validIDs(id); err != nil {
+		return nil, err
+	}
+	if e, ok := b.spaces.Get(id); ok {
+		return e.Value, nil
+	}
+	e, err := b.spaces.GetOrLoad(id, func() (cache.Path, cache.Stamp, *metadata.Space, int64, error) {
+		path := filepath.Join(b.spacePath(id), spaceRecord)
+		s, st, err := readSpaceFile(path, id)
+		return cache.NewPath(path), st, s, 256, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.Value, nil
+}
+
+func readSpaceFile(path, id string) (*metadata.Space, cache.Stamp, error) {
+	fd, data, st, err := readFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, st, fmt.Errorf("%w: space %s", metadata.ErrNotFound, id)
+		}
+		return nil, st, fmt.Errorf("mpk: %w", err)
+	}
+	closeFD(fd)
+	s, err := metadata.DecodeSpace(data)
+	if err != nil {
+		return nil, st, fmt.Errorf("mpk: %s: %w", path, err)
+	}
+	if s.ID != id {
+		return nil, st, fmt.Errorf("mpk: %s: %w: record names space %s", path, metadata.ErrCorrupt, s.ID)
+	}
+	return s, st, nil
+}
+
+// UpdateSpace changes a space record under the space's lock.
+func (b *Backend) UpdateSpace(ctx context.Context, id string, fn func(*metadata.Space) error) (*metadata.Space, error) {
+	if err := validIDs(id); err != nil {
+		return nil, err
+	}
+	// The space record shares the root node's lock stripe key space but
+	// not its key: "space:" cannot collide with a node id.
+	unlock, err := b.locks.lockNodes(ctx, id, "space:")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	path := filepath.Join(b.spacePath(id), spaceRecord)
+	old, st, err := readSpaceFile(path, id)
+	if err != nil {
+		return nil, err
+	}
+	s := old.Clone()
+	if err := fn(s); err != nil {
+		return nil, err
+	}
+	if s.ID != id {
+		return nil, fmt.Errorf("mpk: UpdateSpace may not change the space id")
+	}
+	rec, err := metadata.EncodeSpace(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.replaceFile(path, rec, cache.NextAfter(st.Mtime), nil); err != nil {
+		return nil, fmt.Errorf("mpk: update space: %w", err)
+	}
+	b.spaces.Invalidate(id)
+	return s, nil
+}
+
+// ListSpaces walks spaces/*/* and reads each space record.
+func (b *Backend) ListSpaces(ctx context.Context, fn func(*metadata.Space) error, bad func(string, error)) error {
+	shards, err := os.ReadDir(b.spacesPath())
+	if err != nil {
+		return fmt.Errorf("mpk: list spaces: %w", err)
+	}
+	for _, shard := range shards {
+		if !shard.IsDir() {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(b.spacesPath(), shard.Name()))
+		if err != nil {
+			return fmt.Errorf("mpk: list spaces: %w", err)
+		}
+		for _, ent := range ents {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			id := ent.Name()
+			if metadata.ValidateID(id) != nil || id[:2] != shard.Name() {
+				continue
+			}
+			s, err := b.ReadSpace(ctx, id)
+			if errors.Is(err, metadata.ErrNotFound) {
+				continue // being created, or half-created and abandoned
+			}
+			if err != nil {
+				if bad != nil {
+					bad(id, err)
+				}
+				continue
+			}
+			if err := fn(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// NamespaceVersion is the stamp of the space's ns file, whose mtime every
+// folder move, rename, trash and restore sets anew.
+func (b *Backend) NamespaceVersion(ctx context.Context, sid string) (cache.Stamp, error) {
+	p, ok := b.nsPaths.Load(sid)
+	if !ok {
+		if err := validIDs(sid); err != nil {
+			return cache.Stamp{}, err
+		}
+		p, _ = b.nsPaths.LoadOrStore(sid, cache.NewPath(filepath.Join(b.spacePath(sid), nsFile)))
+	}
+	st, err := p.(cache.Path).Stat()
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
+	}
+	return st, err
+}
+
+// bumpNamespace sets a new mtime on the space's ns file.
+func (b *Backend) bumpNamespace(sid string) error {
+	path := filepath.Join(b.spacePath(sid), nsFile)
+	return b.bumpDir(path) // the same read-then-set, on a plain file
+}

@@ -1,0 +1,302 @@
+package metadata
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"reflect"
+
+	"github.com/s3dfs/s3dfs/cache"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// FormatVersion is the record format this code writes. A reader accepts
+// records of its own version or older; fields added without breaking older
+// readers do not bump it (they are preserved as unknown fields instead).
+const FormatVersion = 1
+
+// MaxRecordSize bounds an encoded record, so that a corrupt or hostile
+// record file cannot make a reader allocate without limit.
+const MaxRecordSize = 1 << 20
+
+// NodeType says whether a node is a file or a folder.
+type NodeType uint8
+
+const (
+	TypeFile NodeType = 1
+	TypeDir  NodeType = 2
+)
+
+func (t NodeType) String() string {
+	switch t {
+	case TypeFile:
+		return "file"
+	case TypeDir:
+		return "folder"
+	}
+	return fmt.Sprintf("NodeType(%d)", uint8(t))
+}
+
+// Checksums of a file's content, computed in one pass while it is uploaded.
+type Checksums struct {
+	SHA1    []byte `msgpack:"sha1,omitempty"`
+	MD5     []byte `msgpack:"md5,omitempty"`
+	Adler32 []byte `msgpack:"adler32,omitempty"`
+
+	unknown map[string]msgpack.RawMessage
+}
+
+// TreeStats are the values propagated from a folder's descendants. Backends
+// may store them apart from the record (metadata/mpk keeps them in an
+// extended attribute, so that propagation rewrites no file).
+type TreeStats struct {
+	// Size is the sum of the sizes of all live files below the folder.
+	Size int64
+	// Mtime is the time of the last change below the folder, in ns. It
+	// strictly increases with every change, so it also versions the
+	// folder's etag.
+	Mtime int64
+}
+
+// Node is the record of one file or folder.
+//
+// Nodes returned by a Backend's read methods are shared with its cache and
+// must not be modified; Clone one to change it.
+type Node struct {
+	Version  uint16   `msgpack:"v"`
+	ID       string   `msgpack:"id"`
+	SpaceID  string   `msgpack:"sp"`
+	ParentID string   `msgpack:"p,omitempty"` // empty for a space root
+	Name     string   `msgpack:"n,omitempty"` // empty for a space root
+	Type     NodeType `msgpack:"t"`
+	// Size is a file's content length in bytes (0 for folders).
+	Size int64 `msgpack:"s,omitempty"`
+	// BlobID names the file's content in the blob store; empty for an empty
+	// file and for folders.
+	BlobID    string    `msgpack:"b,omitempty"`
+	Mtime     int64     `msgpack:"mt"`           // ns; a file's content mtime, a folder's own
+	Btime     int64     `msgpack:"bt,omitempty"` // ns; creation
+	Checksums Checksums `msgpack:"ck,omitempty"`
+	MimeType  string    `msgpack:"mime,omitempty"`
+	// Trashed is when the node was moved to its space's trash (ns), 0 while
+	// it lives. Only the top node of a trashed subtree is marked.
+	Trashed int64 `msgpack:"tr,omitempty"`
+	// Props are dead properties set by clients (WebDAV PROPPATCH).
+	Props map[string]string `msgpack:"props,omitempty"`
+
+	// Tree holds the propagated values of a folder (zero for files).
+	Tree TreeStats `msgpack:"-"`
+	// Stamp identifies the stored version this Node was read from. Backends
+	// set it on every read; it is not part of the record.
+	Stamp cache.Stamp `msgpack:"-"`
+
+	etag    string
+	unknown map[string]msgpack.RawMessage
+}
+
+var (
+	nodeCodec      = newStructCodec(reflect.TypeFor[Node]())
+	checksumsCodec = newStructCodec(reflect.TypeFor[Checksums]())
+)
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (n *Node) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return nodeCodec.encode(enc, reflect.ValueOf(n).Elem(), n.unknown)
+}
+
+// DecodeMsgpack implements msgpack.CustomDecoder.
+func (n *Node) DecodeMsgpack(dec *msgpack.Decoder) error {
+	return nodeCodec.decode(dec, reflect.ValueOf(n).Elem(), &n.unknown)
+}
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (c *Checksums) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return checksumsCodec.encode(enc, reflect.ValueOf(c).Elem(), c.unknown)
+}
+
+// DecodeMsgpack implements msgpack.CustomDecoder.
+func (c *Checksums) DecodeMsgpack(dec *msgpack.Decoder) error {
+	return checksumsCodec.decode(dec, reflect.ValueOf(c).Elem(), &c.unknown)
+}
+
+// IsDir reports whether n is a folder.
+func (n *Node) IsDir() bool { return n.Type == TypeDir }
+
+// IsRoot reports whether n is the root of its space.
+func (n *Node) IsRoot() bool { return n.ID == n.SpaceID }
+
+// TreeSize is a folder's tree size or a file's size.
+func (n *Node) TreeSize() int64 {
+	if n.Type == TypeDir {
+		return n.Tree.Size
+	}
+	return n.Size
+}
+
+// Etag changes whenever the node's content changes: for a file its blob or
+// mtime, for a folder anything below it. It is derived, never stored.
+func (n *Node) Etag() string {
+	if n.etag != "" {
+		return n.etag
+	}
+	return n.computeEtag()
+}
+
+// Seal precomputes derived values. Backends call it before sharing a Node
+// with their cache, so that reads of a cached node allocate nothing.
+func (n *Node) Seal() { n.etag = n.computeEtag() }
+
+func (n *Node) computeEtag() string {
+	h := fnv.New128a()
+	h.Write([]byte(n.ID))
+	var b [16]byte
+	if n.Type == TypeDir {
+		binary.LittleEndian.PutUint64(b[:], uint64(n.Tree.Mtime))
+		h.Write(b[:8])
+	} else {
+		h.Write([]byte(n.BlobID))
+		binary.LittleEndian.PutUint64(b[:], uint64(n.Mtime))
+		binary.LittleEndian.PutUint64(b[8:], uint64(n.Size))
+		h.Write(b[:])
+	}
+	sum := h.Sum(nil)
+	return `"` + hex.EncodeToString(sum[:10]) + `"`
+}
+
+// Clone returns a deep copy of n that the caller may modify. Derived values
+// are dropped; unknown fields are kept.
+func (n *Node) Clone() *Node {
+	c := *n
+	c.etag = ""
+	c.Checksums.SHA1 = bytes.Clone(n.Checksums.SHA1)
+	c.Checksums.MD5 = bytes.Clone(n.Checksums.MD5)
+	c.Checksums.Adler32 = bytes.Clone(n.Checksums.Adler32)
+	c.Checksums.unknown = cloneRaw(n.Checksums.unknown)
+	if n.Props != nil {
+		c.Props = make(map[string]string, len(n.Props))
+		for k, v := range n.Props {
+			c.Props[k] = v
+		}
+	}
+	c.unknown = cloneRaw(n.unknown)
+	return &c
+}
+
+func cloneRaw(m map[string]msgpack.RawMessage) map[string]msgpack.RawMessage {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]msgpack.RawMessage, len(m))
+	for k, v := range m {
+		c[k] = bytes.Clone(v)
+	}
+	return c
+}
+
+// UnknownFields lists the keys of fields this version does not know but
+// preserved from the record (sorted); for tests and the checker.
+func (n *Node) UnknownFields() []string { return sortedKeys(n.unknown) }
+
+// Validate checks the rules every stored node record obeys. Decoding calls
+// it; the error wraps ErrCorrupt.
+func (n *Node) Validate() error {
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("%w: node %s: %s", ErrCorrupt, n.ID, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case n.Version == 0 || n.Version > FormatVersion:
+		return fail("format version %d (this build reads 1 to %d)", n.Version, FormatVersion)
+	case ValidateID(n.ID) != nil:
+		return fail("bad id")
+	case ValidateID(n.SpaceID) != nil:
+		return fail("bad space id %q", n.SpaceID)
+	case n.Type != TypeFile && n.Type != TypeDir:
+		return fail("bad type %d", n.Type)
+	case n.Size < 0:
+		return fail("negative size %d", n.Size)
+	}
+	if n.IsRoot() {
+		if n.ParentID != "" || n.Name != "" || n.Type != TypeDir {
+			return fail("a space root has no parent or name and is a folder")
+		}
+		return nil
+	}
+	if ValidateID(n.ParentID) != nil {
+		return fail("bad parent id %q", n.ParentID)
+	}
+	if err := ValidateName(n.Name); err != nil {
+		return fail("%v", err)
+	}
+	if n.Type == TypeDir && (n.Size != 0 || n.BlobID != "") {
+		return fail("a folder has no size or blob")
+	}
+	if n.BlobID != "" && ValidateID(n.BlobID) != nil {
+		return fail("bad blob id %q", n.BlobID)
+	}
+	return nil
+}
+
+// EncodeNode returns the record bytes of n.
+func EncodeNode(n *Node) ([]byte, error) {
+	if n.Version == 0 {
+		n.Version = FormatVersion
+	}
+	if err := n.Validate(); err != nil {
+		return nil, fmt.Errorf("metadata: refusing to write an invalid record: %w", err)
+	}
+	return encode(n)
+}
+
+// DecodeNode parses and validates a record. Any failure wraps ErrCorrupt:
+// DecodeNode never panics, whatever the bytes.
+func DecodeNode(b []byte) (*Node, error) {
+	n := new(Node)
+	if err := decode(b, n); err != nil {
+		return nil, err
+	}
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func encode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := msgpack.GetEncoder()
+	defer msgpack.PutEncoder(enc)
+	enc.Reset(&buf)
+	enc.UseCompactInts(true)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("metadata: encode: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func decode(b []byte, v any) (err error) {
+	if len(b) == 0 {
+		return fmt.Errorf("%w: empty record", ErrCorrupt)
+	}
+	if len(b) > MaxRecordSize {
+		return fmt.Errorf("%w: record of %d bytes exceeds %d", ErrCorrupt, len(b), MaxRecordSize)
+	}
+	defer func() {
+		// The msgpack decoder guards its allocations, but a record is
+		// untrusted input: no byte sequence may crash a reader.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: decoder panic: %v", ErrCorrupt, r)
+		}
+	}()
+	dec := msgpack.GetDecoder()
+	defer msgpack.PutDecoder(dec)
+	r := bytes.NewReader(b)
+	dec.Reset(r)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if r.Len() != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, r.Len())
+	}
+	return nil
+}

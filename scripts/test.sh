@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The project's test suite: formatting, vet, and every test against a real
+# S3 server (versitygw, installed and started by scripts/with-s3.sh). A
+# missing server fails the run; nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== gofmt" >&2
+unformatted="$(gofmt -l $(find . -name '*.go' -not -path './.git/*'))"
+if [[ -n "$unformatted" ]]; then
+	echo "gofmt would change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+echo "== go vet" >&2
+go vet ./...
+echo "== go test" >&2
+scripts/with-s3.sh go test -count=1 -timeout 45m "$@" ./...
