@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(workerEnv) != "" {
 		os.Exit(runWorker())
 	}
+	if os.Getenv(readerEnv) != "" {
+		os.Exit(runReader())
+	}
 	os.Exit(s3test.Main(m))
 }
 

@@ -1,7 +1,6 @@
 package decomposedfs
 
 import (
-	"encoding/hex"
 	"time"
 
 	"github.com/s3dfs/s3dfs/lookup"
@@ -55,9 +54,7 @@ func info(n *metadata.Node, path string) *ResourceInfo {
 		ri.Mtime = time.Unix(0, max(n.Mtime, n.Tree.Mtime))
 		ri.MimeType = "httpd/unix-directory"
 	}
-	if c := n.Checksums; len(c.SHA1)+len(c.MD5)+len(c.Adler32) > 0 {
-		ri.Checksums = Checksums{SHA1: hex.EncodeToString(c.SHA1), MD5: hex.EncodeToString(c.MD5), Adler32: hex.EncodeToString(c.Adler32)}
-	}
+	ri.Checksums.SHA1, ri.Checksums.MD5, ri.Checksums.Adler32 = n.ChecksumsHex()
 	return ri
 }
 

@@ -104,7 +104,9 @@ func (r *Resolver) check(ctx context.Context, c *cache.Cache[pathEntry], e *cach
 	if ns != e.Value.ns {
 		return false, nil
 	}
-	c.Validated(e)
+	if c.Mode() == cache.Relaxed {
+		c.Validated(e)
+	}
 	return true, nil
 }
 

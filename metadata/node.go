@@ -93,6 +93,7 @@ type Node struct {
 	Stamp cache.Stamp `msgpack:"-"`
 
 	etag    string
+	sumsHex [3]string // SHA-1, MD5, Adler-32 in hex, set by Seal
 	unknown map[string]msgpack.RawMessage
 }
 
@@ -146,7 +147,19 @@ func (n *Node) Etag() string {
 
 // Seal precomputes derived values. Backends call it before sharing a Node
 // with their cache, so that reads of a cached node allocate nothing.
-func (n *Node) Seal() { n.etag = n.computeEtag() }
+func (n *Node) Seal() {
+	n.etag = n.computeEtag()
+	n.sumsHex = [3]string{hex.EncodeToString(n.Checksums.SHA1), hex.EncodeToString(n.Checksums.MD5), hex.EncodeToString(n.Checksums.Adler32)}
+}
+
+// ChecksumsHex returns the checksums in lower-case hex ("" where unknown).
+func (n *Node) ChecksumsHex() (sha1, md5, adler32 string) {
+	h := n.sumsHex
+	if h == ([3]string{}) && len(n.Checksums.SHA1)+len(n.Checksums.MD5)+len(n.Checksums.Adler32) > 0 {
+		h = [3]string{hex.EncodeToString(n.Checksums.SHA1), hex.EncodeToString(n.Checksums.MD5), hex.EncodeToString(n.Checksums.Adler32)}
+	}
+	return h[0], h[1], h[2]
+}
 
 func (n *Node) computeEtag() string {
 	h := fnv.New128a()
@@ -169,7 +182,7 @@ func (n *Node) computeEtag() string {
 // are dropped; unknown fields are kept.
 func (n *Node) Clone() *Node {
 	c := *n
-	c.etag = ""
+	c.etag, c.sumsHex = "", [3]string{}
 	c.Checksums.SHA1 = bytes.Clone(n.Checksums.SHA1)
 	c.Checksums.MD5 = bytes.Clone(n.Checksums.MD5)
 	c.Checksums.Adler32 = bytes.Clone(n.Checksums.Adler32)

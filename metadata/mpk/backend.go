@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/s3dfs/s3dfs/cache"
 	"github.com/s3dfs/s3dfs/metadata"
+	"golang.org/x/sys/unix"
 )
 
 // Backend is the msgpack-file node store. Create it with New.
@@ -19,11 +21,12 @@ type Backend struct {
 	opts  Options
 	locks *locker
 
-	nodes    *cache.Cache[*metadata.Node]     // node id -> record, validated by the record file
-	listings *cache.Cache[*metadata.Listing]  // folder id -> listing, validated by the folder directory
-	names    *cache.Cache[string]             // folder id + "/" + name -> child id ("" = no such name), same
-	spaces   *cache.Cache[*metadata.Space]    // space id -> record, validated by space.mpk
-	nsPaths  sync.Map                         // space id -> cache.Path of its ns file
+	nodes    *cache.Cache[*metadata.Node]    // node id -> record, validated by the record file
+	listings *cache.Cache[*metadata.Listing] // folder id -> listing, validated by the folder directory
+	names    *cache.Cache[string]            // folder id + "/" + name -> child id ("" = no such name), same
+	spaces   *cache.Cache[*metadata.Space]   // space id -> record, validated by space.mpk
+	nsFiles  sync.Map                        // space id -> *nsHandle
+	nsOpen   atomic.Int64                    // descriptors kept in nsFiles
 }
 
 var _ metadata.Backend = (*Backend)(nil)
@@ -68,6 +71,7 @@ func (b *Backend) Close() error {
 	b.listings.Close()
 	b.names.Close()
 	b.spaces.Close()
+	b.nsFiles.Range(func(_, h any) bool { h.(*nsHandle).close(b); return true })
 	return b.locks.close()
 }
 
@@ -274,19 +278,83 @@ func (b *Backend) ListSpaces(ctx context.Context, fn func(*metadata.Space) error
 
 // NamespaceVersion is the stamp of the space's ns file, whose mtime every
 // folder move, rename, trash and restore sets anew.
+//
+// The ns file is never replaced, only given new mtimes, so an open
+// descriptor of it always shows its current stamp: fstat(2) of a kept
+// descriptor costs a fraction of a stat(2) by path, and this is on the path
+// of every cached path lookup. (If the space is removed, the descriptor's
+// inode has no links left, which reads as "not found".) Descriptors are kept
+// for up to maxNSFiles spaces; beyond that the path is stat'ed.
 func (b *Backend) NamespaceVersion(ctx context.Context, sid string) (cache.Stamp, error) {
-	p, ok := b.nsPaths.Load(sid)
+	h, ok := b.nsFiles.Load(sid)
 	if !ok {
 		if err := validIDs(sid); err != nil {
 			return cache.Stamp{}, err
 		}
-		p, _ = b.nsPaths.LoadOrStore(sid, cache.NewPath(filepath.Join(b.spacePath(sid), nsFile)))
+		h, err := b.openNS(sid)
+		if err != nil {
+			return cache.Stamp{}, err
+		}
+		return h.stamp(sid)
 	}
-	st, err := p.(cache.Path).Stat()
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
+	return h.(*nsHandle).stamp(sid)
+}
+
+const maxNSFiles = 4096
+
+// nsHandle is a space's ns file: an open descriptor when one is kept, its
+// path otherwise.
+type nsHandle struct {
+	path cache.Path
+	fd   int // -1 if none is kept
+}
+
+func (b *Backend) openNS(sid string) (*nsHandle, error) {
+	path := filepath.Join(b.spacePath(sid), nsFile)
+	h := &nsHandle{path: cache.NewPath(path), fd: -1}
+	if b.nsOpen.Add(1) <= maxNSFiles {
+		fd, err := openRetry(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			b.nsOpen.Add(-1)
+			if errors.Is(err, unix.ENOENT) {
+				return nil, fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
+			}
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		h.fd = fd
+	} else {
+		b.nsOpen.Add(-1)
 	}
-	return st, err
+	if old, loaded := b.nsFiles.LoadOrStore(sid, h); loaded {
+		h.close(b)
+		return old.(*nsHandle), nil
+	}
+	return h, nil
+}
+
+func (h *nsHandle) close(b *Backend) {
+	if h.fd >= 0 {
+		unix.Close(h.fd)
+		b.nsOpen.Add(-1)
+	}
+}
+
+func (h *nsHandle) stamp(sid string) (cache.Stamp, error) {
+	if h.fd < 0 {
+		st, err := h.path.Stat()
+		if errors.Is(err, fs.ErrNotExist) {
+			return st, fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
+		}
+		return st, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(h.fd, &st); err != nil {
+		return cache.Stamp{}, &os.PathError{Op: "fstat", Path: h.path.String(), Err: err}
+	}
+	if st.Nlink == 0 {
+		return cache.Stamp{}, fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
+	}
+	return cache.StampOf(&st), nil
 }
 
 // bumpNamespace sets a new mtime on the space's ns file.
