@@ -114,7 +114,7 @@ func (fs *FS) spaceInfo(ctx context.Context, s *metadata.Space) (*SpaceInfo, err
 	}
 	return &SpaceInfo{
 		ID: s.ID, Type: s.Type, Name: s.Name, Owner: s.Owner, Quota: s.Quota,
-		Used:  root.Tree.Size,
+		Used:  root.TreeSize(),
 		Mtime: time.Unix(0, max(root.Mtime, root.Tree.Mtime)),
 		Etag:  root.Etag(),
 	}, nil

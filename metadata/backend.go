@@ -92,8 +92,9 @@ type Backend interface {
 	// Propagate adds sizeDelta to the tree size of folder folderID and of
 	// each of its ancestors up to the space root, and gives each of them a
 	// new tree mtime (so a new etag), taking one node's lock at a time,
-	// bottom-up. It stops after a trashed node. A tree size is never made
-	// negative (it stops at 0).
+	// bottom-up. It stops after a trashed node. Deltas are added as they
+	// come, so that concurrent ones commute; the stored sum may be
+	// negative for a moment, and Node.TreeSize never reports it so.
 	Propagate(ctx context.Context, spaceID, folderID string, sizeDelta int64) error
 
 	// NamespaceVersion returns a value that changes whenever a folder of the

@@ -128,10 +128,12 @@ func (n *Node) IsDir() bool { return n.Type == TypeDir }
 // IsRoot reports whether n is the root of its space.
 func (n *Node) IsRoot() bool { return n.ID == n.SpaceID }
 
-// TreeSize is a folder's tree size or a file's size.
+// TreeSize is a folder's tree size or a file's size. A folder's stored sum
+// can be negative for a moment while concurrent deltas arrive out of order
+// (see Backend.Propagate); it is reported as 0 then.
 func (n *Node) TreeSize() int64 {
 	if n.Type == TypeDir {
-		return n.Tree.Size
+		return max(n.Tree.Size, 0)
 	}
 	return n.Size
 }
@@ -281,6 +283,11 @@ func encode(v any) ([]byte, error) {
 	defer msgpack.PutEncoder(enc)
 	enc.Reset(&buf)
 	enc.UseCompactInts(true)
+	// One record, one encoding: map fields (Props) in key order, not Go's
+	// random map order, so that equal records have equal bytes (writers
+	// skip a rewrite that changes nothing by comparing them; golden files
+	// pin them).
+	enc.SetSortMapKeys(true)
 	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("metadata: encode: %w", err)
 	}

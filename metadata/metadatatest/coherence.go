@@ -15,6 +15,7 @@ import (
 var coherenceTests = []test{
 	{"SameSizeUpdate", testCoherenceSameSizeUpdate},
 	{"TightLoop", testCoherenceTightLoop},
+	{"DoubleUpdate", testCoherenceDoubleUpdate},
 	{"Rename", testCoherenceRename},
 	{"Trash", testCoherenceTrash},
 	{"CreateSibling", testCoherenceCreateSibling},
@@ -92,6 +93,26 @@ func testCoherenceTightLoop(t *testing.T, s *store) {
 		c.settle(c.b2)
 		if t.Failed() {
 			t.Fatalf("handle 2 missed update %d", i)
+		}
+	}
+}
+
+// Two same-size updates between two reads: the second version may reuse
+// storage the first freed (an inode, a row slot), and must still not look
+// like the version the other handle has cached.
+func testCoherenceDoubleUpdate(t *testing.T, s *store) {
+	c := newCoherent(s)
+	for i := range 20 {
+		first, second := "b", "c"
+		if i%2 == 1 {
+			first, second = "c", "a"
+		}
+		s.update(s.b, c.f.ID, func(n *metadata.Node) { n.MimeType = first })
+		s.update(s.b, c.f.ID, func(n *metadata.Node) { n.MimeType = second })
+		c.wantMime(fmt.Sprintf("double update %d", i), second)
+		c.settle(c.b2)
+		if t.Failed() {
+			t.FailNow()
 		}
 	}
 }

@@ -334,12 +334,15 @@ func testConcLookupDuringRenames(t *testing.T, s *store) {
 	d := [2]*metadata.Node{s.mkdir(s.sid, "d0"), s.mkdir(s.sid, "d1")}
 	f := s.mkfile(d[0].ID, "a")
 	hs := s.handles()
-	var stop sync.WaitGroup
-	stop.Add(1)
+	var mover sync.WaitGroup
+	mover.Add(1)
+	// Waited for however this test ends: the mover uses handles that the
+	// test's cleanup closes.
+	defer mover.Wait()
 	done := make(chan struct{})
 	var moveErr error
 	go func() {
-		defer stop.Done()
+		defer mover.Done()
 		defer close(done)
 		for m := range moves {
 			to := d[(m+1)%2] // alternate folders
@@ -385,7 +388,7 @@ func testConcLookupDuringRenames(t *testing.T, s *store) {
 			break
 		}
 	}
-	stop.Wait()
+	mover.Wait()
 	if moveErr != nil {
 		t.Fatal(moveErr)
 	}

@@ -3,11 +3,6 @@ package metadatatest
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +16,9 @@ type Harness struct {
 	// New returns a fresh, empty store, and a function that opens another
 	// independent handle on the same store, as a second process would (its
 	// own caches, its own locks). New registers the cleanup of the store
-	// and of every handle reopen returns (t.Cleanup).
+	// and of every handle reopen returns (t.Cleanup). The suite runs its
+	// tests in parallel (t.Parallel), so New is called concurrently and
+	// each call must return a store of its own.
 	New func(t *testing.T) (b metadata.Backend, reopen func(t *testing.T) metadata.Backend)
 
 	// WaitCache, if not nil, returns once the reads made on b so far have
@@ -271,159 +268,4 @@ func (s *store) nsVersion(b metadata.Backend) cache.Stamp {
 func (s *store) treeSize(b metadata.Backend, id string) int64 {
 	s.t.Helper()
 	return s.read(b, id).Tree.Size
-}
-
-// wantErr fails the test unless errors.Is(err, target).
-func wantErr(t *testing.T, err, target error, format string, args ...any) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Errorf("%s: got error %v, want %v", fmt.Sprintf(format, args...), err, target)
-	}
-}
-
-func childNames(l *metadata.Listing) []string {
-	names := make([]string, len(l.Children))
-	for i, n := range l.Children {
-		names[i] = n.Name
-	}
-	return names
-}
-
-func childIDs(l *metadata.Listing) []string {
-	ids := make([]string, len(l.Children))
-	for i, n := range l.Children {
-		ids[i] = n.ID
-	}
-	return ids
-}
-
-// findChild returns the listed child named name, or nil.
-func findChild(l *metadata.Listing, name string) *metadata.Node {
-	for _, n := range l.Children {
-		if n.Name == name {
-			return n
-		}
-	}
-	return nil
-}
-
-// diffRecord lists the stored fields in which got differs from want. Tree,
-// Stamp and Version are not compared: the first two are not part of the
-// record, the last is the encoder's business. Empty and nil collections are
-// equal, so that a backend may return either.
-func diffRecord(got, want *metadata.Node) string {
-	var d []string
-	cmp := func(field string, g, w any) {
-		if fmt.Sprint(g) != fmt.Sprint(w) {
-			d = append(d, fmt.Sprintf("%s: got %#v, want %#v", field, g, w))
-		}
-	}
-	cmpBytes := func(field string, g, w []byte) {
-		if !bytes.Equal(g, w) {
-			d = append(d, fmt.Sprintf("%s: got %x, want %x", field, g, w))
-		}
-	}
-	cmp("ID", got.ID, want.ID)
-	cmp("SpaceID", got.SpaceID, want.SpaceID)
-	cmp("ParentID", got.ParentID, want.ParentID)
-	cmp("Name", got.Name, want.Name)
-	cmp("Type", got.Type, want.Type)
-	cmp("Size", got.Size, want.Size)
-	cmp("BlobID", got.BlobID, want.BlobID)
-	cmp("Mtime", got.Mtime, want.Mtime)
-	cmp("Btime", got.Btime, want.Btime)
-	cmpBytes("Checksums.SHA1", got.Checksums.SHA1, want.Checksums.SHA1)
-	cmpBytes("Checksums.MD5", got.Checksums.MD5, want.Checksums.MD5)
-	cmpBytes("Checksums.Adler32", got.Checksums.Adler32, want.Checksums.Adler32)
-	cmp("MimeType", got.MimeType, want.MimeType)
-	cmp("Trashed", got.Trashed, want.Trashed)
-	if len(got.Props) != 0 || len(want.Props) != 0 {
-		if !maps.Equal(got.Props, want.Props) {
-			d = append(d, fmt.Sprintf("Props: got %v, want %v", got.Props, want.Props))
-		}
-	}
-	return strings.Join(d, "; ")
-}
-
-func sameRecord(t *testing.T, what string, got, want *metadata.Node) {
-	t.Helper()
-	if got == nil {
-		t.Errorf("%s: got no node", what)
-		return
-	}
-	if d := diffRecord(got, want); d != "" {
-		t.Errorf("%s: %s", what, d)
-	}
-}
-
-// wantChildren fails the test unless the listing names exactly these
-// children, in this order.
-func wantChildren(t *testing.T, what string, l *metadata.Listing, names ...string) {
-	t.Helper()
-	if got := childNames(l); !slices.Equal(got, names) {
-		t.Errorf("%s: children %q, want %q", what, got, names)
-	}
-}
-
-// badIDs are strings that are not canonical node ids, each for a reason.
-var badIDs = []string{
-	"",
-	"root",
-	"../../etc",
-	"../../../../../../../../../../../etc",  // 36 bytes
-	"5E3B9C1A-0D2F-4A6B-8C7D-9E0F1A2B3C4D",  // upper case
-	"5e3b9c1a0d2f4a6b8c7d9e0f1a2b3c4d",      // no hyphens
-	"5e3b9c1a-0d2f-4a6b-8c7d-9e0f1a2b3c4d0", // one byte long
-	"5e3b9c1a-0d2f-4a6b-8c7d-9e0f1a2b3c4",   // one byte short
-	"5e3b9c1a-0d2f-4a6b-8c7d/9e0f1a2b3c4d",
-	"5e3b9c1a-0d2f-4a6b-8c7d-9e0f1a2b3c4\x00",
-	"{5e3b9c1a-0d2f-4a6b-8c7d-9e0f1a2b3c}",
-	"5e3b9c1a-0d2f-4a6b-8c7d-9e0f1a2b3c4g",
-}
-
-// badNames are invalid names, each for a reason.
-var badNames = []string{
-	"",
-	".",
-	"..",
-	"a/b",
-	"/",
-	"../x",
-	"a\x00b",
-	strings.Repeat("n", metadata.MaxNameLen+1),
-	"a\xffb",
-	"\xc3", // a truncated two-byte rune
-}
-
-// oddNames are valid names that are easy to get wrong when they become
-// paths, URLs, keys or SQL.
-var oddNames = []string{
-	strings.Repeat("n", metadata.MaxNameLen),
-	strings.Repeat("é", (metadata.MaxNameLen-1)/2) + "x", // 255 bytes of mostly 2-byte runes
-	"with space",
-	" leading space",
-	"trailing space ",
-	"#hash",
-	"100%",
-	"100%25",
-	"what?",
-	"a&b=c",
-	`double"quote`,
-	"single'quote",
-	"back\\slash",
-	"star*",
-	"colon:",
-	"semi;colon",
-	"pipe|",
-	"<angle>",
-	"tab\there",
-	"日本語のファイル",
-	"emoji 😀",
-	".hidden",
-	"..hidden",
-	"...",
-	"a..b",
-	"~tilde",
-	"-dash",
-	"'; DROP TABLE nodes; --",
 }

@@ -78,17 +78,30 @@ func testPropagateMtime(t *testing.T, s *store) {
 	}
 }
 
-// A tree size never goes below zero.
+// A reported tree size never goes below zero, yet deltas commute: the
+// stored sum is kept exact, so a subtraction that arrives before the
+// addition it accounts for (concurrent operations propagate in any order)
+// loses nothing.
 func testPropagateClamp(t *testing.T, s *store) {
 	ns := s.chain("a", "b")
 	s.propagate(s.b, ns[1].ID, 50) // only root and a hold 50
 	s.propagate(s.b, ns[2].ID, 100)
-	s.propagate(s.b, ns[2].ID, -120) // b: 100-120 -> 0; a and root: 150-120 = 30
+	s.propagate(s.b, ns[2].ID, -120) // b: 100-120 -> reported 0; a and root: 150-120 = 30
 	b2 := s.second()
-	s.wantTree(b2, "after a delta larger than b's size", 0, ns[2])
+	if n := s.read(b2, ns[2].ID); n.TreeSize() != 0 {
+		t.Errorf("after a delta larger than b's size: b reports %d, want 0", n.TreeSize())
+	}
 	s.wantTree(b2, "after a delta larger than b's size", 30, ns[1], ns[0])
 	s.propagate(s.b, ns[2].ID, -1000)
-	s.wantTree(b2, "after a delta larger than every size", 0, ns...)
+	for _, n := range ns {
+		if got := s.read(b2, n.ID).TreeSize(); got != 0 {
+			t.Errorf("after a delta larger than every size: %q reports %d, want 0", n.Name, got)
+		}
+	}
+	// The late additions arrive: every sum is exact again.
+	s.propagate(s.b, ns[2].ID, 1020)
+	s.wantTree(b2, "after the additions arrived", 0, ns[2])
+	s.wantTree(b2, "after the additions arrived", 50, ns[1], ns[0])
 }
 
 // Propagation stops after a trashed folder: the trashed folder gets the

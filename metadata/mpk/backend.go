@@ -360,5 +360,5 @@ func (h *nsHandle) stamp(sid string) (cache.Stamp, error) {
 // bumpNamespace sets a new mtime on the space's ns file.
 func (b *Backend) bumpNamespace(sid string) error {
 	path := filepath.Join(b.spacePath(sid), nsFile)
-	return b.bumpDir(path) // the same read-then-set, on a plain file
+	return b.bumpMtime(path) // the same read-then-set, on a plain file
 }

@@ -18,6 +18,10 @@ var errRetry = errors.New("mpk: retry")
 
 const maxRetries = 16
 
+// maxDepth bounds parent walks, so that a corrupt store whose parent links
+// form a cycle gives an error instead of a hang.
+const maxDepth = 4096
+
 // MoveNode renames the link with rename(2), the commit point, then rewrites
 // the node's record (1 inode creation: its temp file). A folder move holds
 // the space's namespace lock, so that no other folder move can change the
@@ -58,7 +62,10 @@ func (b *Backend) MoveNode(ctx context.Context, sid, id, newParentID, newName st
 // checkCycle walks from the new parent up to the root; meeting the node
 // means the move would put it below itself.
 func (b *Backend) checkCycle(ctx context.Context, sid, id, newParentID string) error {
-	for cur := newParentID; cur != ""; {
+	for cur, depth := newParentID, 0; cur != ""; depth++ {
+		if depth > maxDepth {
+			return fmt.Errorf("%w: the parent chain of %s is longer than %d folders (a cycle on disk?)", metadata.ErrCorrupt, newParentID, maxDepth)
+		}
 		if cur == id {
 			return fmt.Errorf("%w: %s", metadata.ErrCycle, id)
 		}
@@ -152,11 +159,11 @@ func (b *Backend) moveOnce(ctx context.Context, sid, id, newParentID, newName st
 			return metadata.MoveResult{}, err
 		}
 	}
-	if err := b.bumpDir(oldDir); err != nil {
+	if err := b.bumpMtime(oldDir); err != nil {
 		return metadata.MoveResult{}, err
 	}
 	if newDir != oldDir {
-		if err := b.bumpDir(newDir); err != nil {
+		if err := b.bumpMtime(newDir); err != nil {
 			return metadata.MoveResult{}, err
 		}
 	}
@@ -227,7 +234,7 @@ func (b *Backend) trashOnce(ctx context.Context, sid, id string) (*metadata.Node
 	if err := b.markTrashed(old); err != nil {
 		return nil, err
 	}
-	if err := b.bumpDir(dir); err != nil {
+	if err := b.bumpMtime(dir); err != nil {
 		return nil, err
 	}
 	if old.Type == metadata.TypeDir {

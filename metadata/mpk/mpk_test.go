@@ -12,11 +12,11 @@ import (
 	"github.com/s3dfs/s3dfs/metadata/mpk"
 )
 
-// harness runs the conformance suite on stores in fresh temp directories;
+// suiteHarness runs the conformance suite on stores in fresh temp directories;
 // reopen opens another Backend on the same root, which shares nothing with
 // the first but the files (its own caches, its own lock file description),
 // as another process would.
-func harness(opts func(root string) mpk.Options) metadatatest.Harness {
+func suiteHarness(opts func(root string) mpk.Options) metadatatest.Harness {
 	return metadatatest.Harness{
 		New: func(t *testing.T) (metadata.Backend, func(*testing.T) metadata.Backend) {
 			root := filepath.Join(t.TempDir(), "store")
@@ -44,10 +44,10 @@ func harness(opts func(root string) mpk.Options) metadatatest.Harness {
 // TestRelaxedIsNotCoherent).
 func TestSuite(t *testing.T) {
 	t.Run("Cached", func(t *testing.T) {
-		metadatatest.Run(t, harness(mpk.DefaultOptions))
+		metadatatest.Run(t, suiteHarness(mpk.DefaultOptions))
 	})
 	t.Run("Uncached", func(t *testing.T) {
-		metadatatest.Run(t, harness(func(root string) mpk.Options {
+		metadatatest.Run(t, suiteHarness(func(root string) mpk.Options {
 			o := mpk.DefaultOptions(root)
 			o.CacheBytes = 0
 			return o
@@ -63,8 +63,8 @@ func TestSuite(t *testing.T) {
 func TestCacheServesAndRejects(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	b1 := open(t, mpk.DefaultOptions(root))
-	b2 := open(t, mpk.DefaultOptions(root))
+	b1 := openBackend(t, mpk.DefaultOptions(root))
+	b2 := openBackend(t, mpk.DefaultOptions(root))
 	sid, f := spaceWithFile(t, b1)
 
 	if _, err := b2.ReadNode(ctx, sid, f.ID); err != nil {
@@ -104,8 +104,8 @@ func TestRelaxedIsNotCoherent(t *testing.T) {
 	relaxed := mpk.DefaultOptions(root)
 	relaxed.CacheMode = cache.Relaxed
 	relaxed.MaxStale = 1 << 62 // never revalidate within this test
-	b1 := open(t, mpk.DefaultOptions(root))
-	b2 := open(t, relaxed)
+	b1 := openBackend(t, mpk.DefaultOptions(root))
+	b2 := openBackend(t, relaxed)
 	sid, f := spaceWithFile(t, b1)
 	if _, err := b2.ReadNode(ctx, sid, f.ID); err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestRelaxedIsNotCoherent(t *testing.T) {
 	}
 }
 
-func open(t *testing.T, opts mpk.Options) *mpk.Backend {
+func openBackend(t *testing.T, opts mpk.Options) *mpk.Backend {
 	t.Helper()
 	b, err := mpk.New(opts)
 	if err != nil {

@@ -56,6 +56,9 @@ func (b *Backend) propagateStep(ctx context.Context, sid, id string, delta int64
 	if err != nil {
 		return "", err
 	}
+	if n.ID != id || n.SpaceID != sid {
+		return "", fmt.Errorf("%w: %s names node %s of space %s", metadata.ErrCorrupt, path, n.ID, n.SpaceID)
+	}
 	if n.Type != metadata.TypeDir {
 		return "", fmt.Errorf("%w: %s", metadata.ErrNotDir, id)
 	}
@@ -64,12 +67,12 @@ func (b *Backend) propagateStep(ctx context.Context, sid, id string, delta int64
 		return "", err
 	}
 	t.Size += delta
-	if t.Size < 0 {
-		// A size below zero means an earlier delta was lost (a crash
-		// between an operation and its propagation). Stop at zero; the
-		// checker recomputes the true value.
-		t.Size = 0
-	}
+	// The stored sum may dip below zero for a moment: deltas of concurrent
+	// operations arrive in any order (a mover may subtract a subtree's
+	// size, in-flight additions included, before one of those additions
+	// has reached this folder), and only unclamped sums commute. Readers
+	// never see a negative size (metadata.Node.TreeSize clamps); one that
+	// stays negative is drift that the checker repairs.
 	t.Mtime = cache.NextAfter(max(t.Mtime, st.Mtime))
 	if err := unix.Fsetxattr(fd, treeXattr, encodeTree(t), 0); err != nil {
 		return "", &os.PathError{Op: "setxattr", Path: path, Err: err}
@@ -79,7 +82,7 @@ func (b *Backend) propagateStep(ctx context.Context, sid, id string, delta int64
 	}
 	b.nodes.Invalidate(id)
 	b.dirChanged(id)
-	if err := b.bumpDir(b.dirPath(sid, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := b.bumpMtime(b.dirPath(sid, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
 	if n.Trashed != 0 {

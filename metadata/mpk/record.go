@@ -267,9 +267,12 @@ func (b *Backend) syncDir(dir string) error {
 
 // bumpDir gives a folder directory a new mtime that no earlier version of it
 // had, after an entry in it changed or a child's record did: this is what
-// makes a cached listing of the folder stale in every process. Callers hold
-// the folder's lock, so the read-then-set cannot race another bump.
-func (b *Backend) bumpDir(dir string) error {
+// makes a cached listing of the folder stale in every process. Callers of
+// folder bumps hold the folder's lock, so the read-then-set cannot race
+// another bump; the namespace file is bumped without one, which is safe
+// because NextAfter never hands out a value twice in a process, and a
+// stamp only has to differ from every earlier one, not to grow.
+func (b *Backend) bumpMtime(dir string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {
 		return &os.PathError{Op: "stat", Path: dir, Err: err}

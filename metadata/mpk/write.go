@@ -83,7 +83,7 @@ func (b *Backend) CreateNode(ctx context.Context, n *metadata.Node) error {
 		return fmt.Errorf("mpk: create: %w", err)
 	}
 	b.dirChanged(n.ParentID, n.Name)
-	if err := b.bumpDir(pdir); err != nil {
+	if err := b.bumpMtime(pdir); err != nil {
 		return fmt.Errorf("mpk: create: %w", err)
 	}
 	return b.syncDir(pdir)
@@ -179,7 +179,7 @@ func (b *Backend) touchFolder(ctx context.Context, sid, folderID string) error {
 	}
 	defer unlock()
 	b.dirChanged(folderID)
-	if err := b.bumpDir(b.dirPath(sid, folderID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := b.bumpMtime(b.dirPath(sid, folderID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("mpk: %w", err)
 	}
 	return nil
