@@ -20,7 +20,7 @@ type ResourceInfo struct {
 	Size int64
 	// Mtime is a file's content mtime; for a folder, the later of its own
 	// mtime and the last change below it.
-	Mtime     time.Time
+	Mtime time.Time
 	// Etag is quoted, as HTTP wants it: "\"0123abcd\"".
 	Etag      string
 	Checksums Checksums
