@@ -8,6 +8,7 @@ import (
 	"errors"
 	"hash/adler32"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func TestTreeLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if *byPath != *byID || byID.Path != "/a/b/f.txt" || byID.Etag != ri.Etag {
+		if !reflect.DeepEqual(byPath, byID) || byID.Path != "/a/b/f.txt" || byID.Etag != ri.Etag {
 			t.Fatalf("by path %+v, by id %+v", byPath, byID)
 		}
 		for _, p := range []string{"/", "/a", "/a/b"} {

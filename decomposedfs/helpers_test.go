@@ -156,3 +156,13 @@ func payload(seed uint64, n int) []byte {
 func sha1hex(b []byte) string { s := sha1.Sum(b); return hex.EncodeToString(s[:]) }
 
 func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o644) }
+
+func openMeta(t testing.TB, root string) *mpk.Backend {
+	t.Helper()
+	meta, err := mpk.New(mpk.DefaultOptions(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	return meta
+}

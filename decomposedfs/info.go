@@ -25,6 +25,8 @@ type ResourceInfo struct {
 	Etag      string
 	Checksums Checksums
 	MimeType  string
+	// Props are the dead properties (see SetProps). Shared: do not modify.
+	Props map[string]string
 }
 
 // IsDir reports whether the resource is a folder.
@@ -49,6 +51,7 @@ func info(n *metadata.Node, path string) *ResourceInfo {
 		Mtime:    time.Unix(0, n.Mtime),
 		Etag:     n.Etag(),
 		MimeType: n.MimeType,
+		Props:    n.Props,
 	}
 	if n.Type == metadata.TypeDir {
 		ri.Mtime = time.Unix(0, max(n.Mtime, n.Tree.Mtime))

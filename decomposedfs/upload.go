@@ -100,7 +100,10 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 	}
 	// Pick the node id first so the blob can point back at it.
 	nodeID := uuid.NewString()
+	tpath := lookup.Join(ppath, name)
+	lockTarget := target{path: ppath} // a new member of the folder
 	if existing, err := fs.meta.Lookup(ctx, sid, parent.ID, name); err == nil {
+		lockTarget = target{path: tpath}
 		if existing.Type == metadata.TypeDir {
 			return nil, fmt.Errorf("%w: %s", ErrIsDir, lookup.Join(ppath, name))
 		}
@@ -109,6 +112,9 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 		}
 		nodeID = existing.ID
 	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err := fs.checkLocks(ctx, sid, lockTarget); err != nil {
 		return nil, err
 	}
 

@@ -2,7 +2,9 @@ package decomposedfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +18,9 @@ import (
 func (fs *FS) CreateDir(ctx context.Context, ref Reference) (*ResourceInfo, error) {
 	parent, ppath, name, err := fs.resolveParent(ctx, ref)
 	if err != nil {
+		return nil, err
+	}
+	if err := fs.checkLocks(ctx, parent.SpaceID, target{path: ppath}); err != nil {
 		return nil, err
 	}
 	now := cache.NextTime()
@@ -37,6 +42,9 @@ func (fs *FS) CreateDir(ctx context.Context, ref Reference) (*ResourceInfo, erro
 func (fs *FS) TouchFile(ctx context.Context, ref Reference, mtime time.Time) (*ResourceInfo, error) {
 	parent, ppath, name, err := fs.resolveParent(ctx, ref)
 	if err != nil {
+		return nil, err
+	}
+	if err := fs.checkLocks(ctx, parent.SpaceID, target{path: ppath}); err != nil {
 		return nil, err
 	}
 	now := cache.NextTime()
@@ -62,7 +70,7 @@ func (fs *FS) TouchFile(ctx context.Context, ref Reference, mtime time.Time) (*R
 // the node that had the name goes to the trash. A folder cannot move into
 // itself (ErrCycle); a space root cannot move (ErrRoot).
 func (fs *FS) Move(ctx context.Context, src, dst Reference, overwrite bool) (*ResourceInfo, error) {
-	n, _, err := fs.resolve(ctx, src)
+	n, srcPath, err := fs.resolve(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +85,11 @@ func (fs *FS) Move(ctx context.Context, src, dst Reference, overwrite bool) (*Re
 		return nil, err
 	}
 	sid := n.SpaceID
+	dstPath := lookup.Join(ppath, name)
+	if err := fs.checkLocks(ctx, sid, target{path: srcPath, deep: true}, target{path: parentOf(srcPath)},
+		target{path: ppath}, target{path: dstPath, deep: true}); err != nil {
+		return nil, err
+	}
 	res, err := fs.meta.MoveNode(ctx, sid, n.ID, parent.ID, name, overwrite)
 	if err != nil {
 		return nil, err
@@ -97,21 +110,28 @@ func (fs *FS) Move(ctx context.Context, src, dst Reference, overwrite bool) (*Re
 	if err := fs.propagate(ctx, sid, parent.ID, newDelta); err != nil {
 		return nil, err
 	}
+	// A lock does not move with its resource (RFC 4918, 7.7).
+	if err := fs.dropLocksBelow(ctx, sid, dstPath); err != nil {
+		return nil, err
+	}
 	moved, err := fs.meta.ReadNode(ctx, sid, n.ID)
 	if err != nil {
 		return nil, err
 	}
-	return info(moved, lookup.Join(ppath, name)), nil
+	return info(moved, dstPath), nil
 }
 
 // Delete moves a node and everything below it to its space's trash.
 func (fs *FS) Delete(ctx context.Context, ref Reference) error {
-	n, _, err := fs.resolve(ctx, ref)
+	n, p, err := fs.resolve(ctx, ref)
 	if err != nil {
 		return err
 	}
 	if n.IsRoot() {
 		return fmt.Errorf("%w: delete", ErrRoot)
+	}
+	if err := fs.checkLocks(ctx, n.SpaceID, target{path: p, deep: true}, target{path: parentOf(p)}); err != nil {
+		return err
 	}
 	old, err := fs.meta.TrashNode(ctx, n.SpaceID, n.ID)
 	if err != nil {
@@ -119,3 +139,79 @@ func (fs *FS) Delete(ctx context.Context, ref Reference) error {
 	}
 	return fs.propagate(ctx, n.SpaceID, old.ParentID, -old.TreeSize())
 }
+
+// dropLocksBelow removes the locks on p and below it (after a move: the
+// locks stay behind, and with the resource gone, they go).
+func (fs *FS) dropLocksBelow(ctx context.Context, sid, p string) error {
+	locks, err := fs.activeLocks(ctx, sid)
+	if err != nil || len(locks) == 0 {
+		return err
+	}
+	var drop []string
+	for _, l := range locks {
+		if under(l.Path, p) {
+			drop = append(drop, l.Token)
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	_, err = fs.meta.UpdateSpace(ctx, sid, func(s *metadata.Space) error {
+		s.Locks = slices.DeleteFunc(s.Locks, func(l metadata.Lock) bool { return slices.Contains(drop, l.Token) })
+		return nil
+	})
+	return err
+}
+
+// SetProps sets and removes dead properties of a node (WebDAV PROPPATCH):
+// both in one atomic update of its record. Keys are opaque to the driver
+// (the WebDAV server uses "{namespace}name").
+func (fs *FS) SetProps(ctx context.Context, ref Reference, set map[string]string, remove []string) (*ResourceInfo, error) {
+	n, p, err := fs.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.checkLocks(ctx, n.SpaceID, target{path: p}); err != nil {
+		return nil, err
+	}
+	size := 0
+	for k, v := range set {
+		if k == "" {
+			return nil, fmt.Errorf("%w: empty property name", ErrInvalidRef)
+		}
+		size += len(k) + len(v)
+	}
+	updated, err := fs.meta.UpdateNode(ctx, n.SpaceID, n.ID, func(n *metadata.Node) error {
+		for _, k := range remove {
+			delete(n.Props, k)
+		}
+		for k, v := range n.Props {
+			if _, ok := set[k]; !ok {
+				size += len(k) + len(v)
+			}
+		}
+		if size > MaxPropsSize {
+			return fmt.Errorf("%w: dead properties of %d bytes exceed %d", ErrTooLarge, size, MaxPropsSize)
+		}
+		if len(set) > 0 && n.Props == nil {
+			n.Props = make(map[string]string, len(set))
+		}
+		for k, v := range set {
+			n.Props[k] = v
+		}
+		if len(n.Props) == 0 {
+			n.Props = nil
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return info(updated, p), nil
+}
+
+// MaxPropsSize bounds the dead properties of one node (names and values).
+const MaxPropsSize = 64 << 10
+
+// ErrTooLarge: a request would store more than a limit allows.
+var ErrTooLarge = errors.New("decomposedfs: too large")

@@ -131,3 +131,15 @@ type MoveResult struct {
 	// (replace only), or nil.
 	Replaced *Node
 }
+
+// CacheReporter is implemented by backends that cache: the counters of each
+// of their caches, by name.
+type CacheReporter interface {
+	CacheCounters() map[string]cache.Stats
+}
+
+// Checker is implemented by backends that can tell whether their storage is
+// usable right now (for readiness probes).
+type Checker interface {
+	Check(ctx context.Context) error
+}

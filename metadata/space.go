@@ -27,11 +27,44 @@ type Space struct {
 	// Quota is the limit on the space's tree size in bytes; 0 means none.
 	Quota int64 `msgpack:"q,omitempty"`
 	Btime int64 `msgpack:"bt"` // ns; creation
+	// Locks are the space's WebDAV locks. They live here rather than in
+	// node records so that a lock can be checked against the locks above
+	// and below it in one atomic read-modify-write of one record, and so
+	// that a mutation learns whether anything in the space is locked from
+	// one cached read.
+	Locks []Lock `msgpack:"locks,omitempty"`
 
 	unknown map[string]msgpack.RawMessage
 }
 
-var spaceCodec = newStructCodec(reflect.TypeFor[Space]())
+// Lock is a lock on a node, as WebDAV defines it.
+type Lock struct {
+	Token   string `msgpack:"tok"`
+	NodeID  string `msgpack:"node"`
+	User    string `msgpack:"user,omitempty"`  // who took it
+	Owner   string `msgpack:"owner,omitempty"` // the client's owner description, opaque
+	Shared  bool   `msgpack:"shared,omitempty"`
+	Deep    bool   `msgpack:"deep,omitempty"` // depth infinity: covers everything below
+	Created int64  `msgpack:"ct"`             // ns
+	Expires int64  `msgpack:"exp"`            // ns
+
+	unknown map[string]msgpack.RawMessage
+}
+
+var (
+	spaceCodec = newStructCodec(reflect.TypeFor[Space]())
+	lockCodec  = newStructCodec(reflect.TypeFor[Lock]())
+)
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (l *Lock) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return lockCodec.encode(enc, reflect.ValueOf(l).Elem(), l.unknown)
+}
+
+// DecodeMsgpack implements msgpack.CustomDecoder.
+func (l *Lock) DecodeMsgpack(dec *msgpack.Decoder) error {
+	return lockCodec.decode(dec, reflect.ValueOf(l).Elem(), &l.unknown)
+}
 
 // EncodeMsgpack implements msgpack.CustomEncoder.
 func (s *Space) EncodeMsgpack(enc *msgpack.Encoder) error {
@@ -47,6 +80,13 @@ func (s *Space) DecodeMsgpack(dec *msgpack.Decoder) error {
 func (s *Space) Clone() *Space {
 	c := *s
 	c.unknown = cloneRaw(s.unknown)
+	if s.Locks != nil {
+		c.Locks = make([]Lock, len(s.Locks))
+		for i, l := range s.Locks {
+			l.unknown = cloneRaw(l.unknown)
+			c.Locks[i] = l
+		}
+	}
 	return &c
 }
 
@@ -64,6 +104,11 @@ func (s *Space) Validate() error {
 		return fmt.Errorf("%w: space %s: bad type %q", ErrCorrupt, s.ID, s.Type)
 	case s.Quota < 0:
 		return fmt.Errorf("%w: space %s: negative quota", ErrCorrupt, s.ID)
+	}
+	for _, l := range s.Locks {
+		if l.Token == "" || ValidateID(l.NodeID) != nil {
+			return fmt.Errorf("%w: space %s: lock %q on node %q", ErrCorrupt, s.ID, l.Token, l.NodeID)
+		}
 	}
 	return nil
 }

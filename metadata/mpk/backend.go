@@ -362,3 +362,22 @@ func (b *Backend) bumpNamespace(sid string) error {
 	path := filepath.Join(b.spacePath(sid), nsFile)
 	return b.bumpMtime(path) // the same read-then-set, on a plain file
 }
+
+// CacheCounters implements metadata.CacheReporter.
+func (b *Backend) CacheCounters() map[string]cache.Stats {
+	s := b.CacheStats()
+	return map[string]cache.Stats{"records": s.Nodes, "listings": s.Listings, "names": s.Names, "spaces": s.Spaces}
+}
+
+// Check implements metadata.Checker: the root must be a readable directory
+// and the lock file usable.
+func (b *Backend) Check(ctx context.Context) error {
+	if _, err := os.Stat(b.spacesPath()); err != nil {
+		return fmt.Errorf("mpk: root unusable: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(b.locks.f.Fd()), &st); err != nil {
+		return fmt.Errorf("mpk: lock file unusable: %w", err)
+	}
+	return nil
+}
