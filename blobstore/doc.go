@@ -12,7 +12,12 @@
 //   - blobstore/s3: any S3-compatible store, through minio-go.
 //   - blobstore/posix: a local directory, the embedded default.
 //
+// A Store may offer optional capabilities, small interfaces that callers
+// find with a type assertion: [Copier] (server-side copy) and [Multiparter]
+// (uploads whose parts arrive in separate calls, resumable across
+// processes). Both stores here implement both.
+//
 // Every implementation runs the shared conformance suite in
 // blobstore/blobstoretest, which is the executable form of the contract
-// written on [Store].
+// written on [Store] and on the optional interfaces.
 package blobstore

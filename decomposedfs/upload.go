@@ -122,6 +122,13 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 	if err != nil {
 		return nil, err
 	}
+	return fs.commit(ctx, parent, ppath, name, nodeID, c, opts)
+}
+
+// commit makes stored content a file: a new node, or the new content of the
+// file that has the name now. On failure the content's blob is deleted.
+func (fs *FS) commit(ctx context.Context, parent *metadata.Node, ppath, name, nodeID string, c content, opts UploadOptions) (*ResourceInfo, error) {
+	sid := parent.SpaceID
 	committed := false
 	defer func() {
 		if !committed {

@@ -103,6 +103,22 @@ type Backend interface {
 	// are validated by it.
 	NamespaceVersion(ctx context.Context, spaceID string) (cache.Stamp, error)
 
+	// CreateUpload stores the record of a new resumable upload; ErrExist if
+	// its id is taken.
+	CreateUpload(ctx context.Context, u *Upload) error
+	// ReadUpload returns an upload record, read from the store (never
+	// from a cache), or ErrNotFound.
+	ReadUpload(ctx context.Context, id string) (*Upload, error)
+	// UpdateUpload is a locked read-modify-write of an upload record; if
+	// fn fails nothing is stored.
+	UpdateUpload(ctx context.Context, id string, fn func(*Upload) error) (*Upload, error)
+	// DeleteUpload removes an upload record; removing a missing one is not
+	// an error.
+	DeleteUpload(ctx context.Context, id string) error
+	// ListUploads calls fn for every upload record, in no particular
+	// order; unreadable ones go to bad (if not nil).
+	ListUploads(ctx context.Context, fn func(*Upload) error, bad func(id string, err error)) error
+
 	// Close releases the backend's resources.
 	Close() error
 }

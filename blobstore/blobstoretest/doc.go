@@ -19,6 +19,23 @@
 // List (byte order where directory order differs, prefix filtering, more
 // than one S3 page, fn errors and cancellation).
 //
+// Optional capabilities are covered too, and skipped only for stores that
+// do not implement them; a store that claims one and breaks it fails.
+// blobstore.Copier: content and metadata of the copy (replaced, not merged,
+// including keys that look like HTTP headers), the source untouched and
+// independent of the copy, overwrites, the empty blob, a missing source,
+// copying onto itself, invalid keys and metadata, a cancelled context.
+// blobstore.Multiparter: three parts (PartSize, PartSize, 1 MiB) uploaded
+// out of order and compared by SHA-256, nothing visible before completion,
+// re-uploaded and failed re-uploads of a part, part numbers and sizes,
+// every kind of bad part list, unknown and foreign upload ids, abort, two
+// uploads of one key, concurrent parts.
+//
+// Stores that several processes share run RunShared instead of Run: its
+// factory also gives a way to open a second store value on the same
+// backing, and it adds what must work across such values (a multipart
+// upload resumed by another process after a restart).
+//
 // Stores that upload in parts should be configured with a part size of
 // [PartSize] (5 MiB) so that the multipart paths are exercised. Each subtest
 // gets a fresh, empty store from the factory. The payloads are generated

@@ -222,7 +222,7 @@ func testUnusualKeys(t *testing.T, s blobstore.Store) {
 		"with space/and+plus%25?q=1&x#frag",
 		"unicode/caf\u00e9/\u65e5\u672c",
 		"...", ".hidden/x", "..x/y", "a/...b",
-		".tmp/x", "tmp", "blobs", "data/.tmp",
+		".tmp/x", "tmp", "blobs", "data/.tmp", ".uploads/x", "uploads",
 		"~tilde/$dollar/@at/!bang/'quote'/(paren)/*star*/[br]/{cu}",
 		long,
 	}

@@ -41,6 +41,29 @@ func Run(t *testing.T, newStore func(t *testing.T) blobstore.Store) {
 	t.Run("List", func(t *testing.T) { testList(t, newStore(t)) })
 	t.Run("ListStops", func(t *testing.T) { testListStops(t, newStore(t)) })
 	t.Run("ListManyPages", func(t *testing.T) { testListManyPages(t, newStore(t)) })
+
+	// Optional capabilities: skipped for stores without them.
+	t.Run("Copy", func(t *testing.T) { testCopy(t, newStore(t)) })
+	t.Run("CopyErrors", func(t *testing.T) { testCopyErrors(t, newStore(t)) })
+	t.Run("MultipartUpload", func(t *testing.T) { testMultipartUpload(t, newStore(t)) })
+	t.Run("MultipartReplacePart", func(t *testing.T) { testMultipartReplacePart(t, newStore(t)) })
+	t.Run("MultipartErrors", func(t *testing.T) { testMultipartErrors(t, newStore(t)) })
+	t.Run("MultipartAbort", func(t *testing.T) { testMultipartAbort(t, newStore(t)) })
+	t.Run("MultipartConcurrentParts", func(t *testing.T) { testMultipartConcurrentParts(t, newStore(t)) })
+}
+
+// RunShared is Run for stores that several processes share: open returns
+// a fresh, empty store and a function reopen that opens another store
+// value on the same backing (bucket, directory), as a second process on
+// another host would. Besides everything Run checks, it checks what must
+// work across such store values, such as resuming a multipart upload
+// after a restart.
+func RunShared(t *testing.T, open func(t *testing.T) (s blobstore.Store, reopen func() blobstore.Store)) {
+	Run(t, func(t *testing.T) blobstore.Store { s, _ := open(t); return s })
+	t.Run("MultipartResume", func(t *testing.T) {
+		s, reopen := open(t)
+		testMultipartResume(t, s, reopen)
+	})
 }
 
 // payload returns n pseudo-random bytes, the same for the same seed.

@@ -5,9 +5,16 @@
 // # On-disk layout
 //
 //	<dir>/
-//	  .tmp/                 in-flight Puts: put-<random>, one per Put, renamed away
-//	  │                     on success, removed on failure, swept by New after
-//	  │                     Options.StaleTempAge if a crash left them
+//	  .tmp/                 in-flight writes (put-, copy-, part-, complete-,
+//	  │                     upload-<random>), renamed away on success, removed on
+//	  │                     failure; gone-<upload id>/, an ended upload being
+//	  │                     removed. New sweeps what a crash left here after
+//	  │                     Options.StaleTempAge.
+//	  .uploads/
+//	    <upload id>/        a multipart upload: 32 random hex digits
+//	      upload.json       {"v":1,"key":"…","metadata":{…}}, written once
+//	      <n>               part n (1 to 10000, no leading zeros), with xattr
+//	                        user.s3dfs.etag = hex MD5 of the part
 //	  blobs/
 //	    <seg1>/<seg2>/…/<segN>   the blob with key "seg1/seg2/…/segN": a regular
 //	                             file holding exactly the blob's bytes, mode
@@ -16,7 +23,8 @@
 //	                             when the blob has metadata
 //
 // The blobs live one level down, not in <dir> itself, so that no key
-// (".tmp/x" is a valid one) can collide with the store's own files.
+// (".tmp/x" and ".uploads/x" are valid ones) can collide with the store's
+// own files, and List, which walks blobs/ only, never shows them.
 //
 // # Promises
 //
@@ -34,6 +42,22 @@
 // Delete unlinks the file and then removes parent directories that became
 // empty, up to blobs/; a Put racing with that prune re-creates the
 // directories and retries its rename. Delete does not fsync.
+//
+// Copy (blobstore.Copier) writes a new inode, never a hard link, which
+// would share the metadata xattr with the source: a reflink (FICLONE) where
+// the file system shares extents, else copy_file_range(2), else a
+// read/write loop. The result is published like a Put.
+//
+// Multipart uploads (blobstore.Multiparter) keep their parts as files in
+// .uploads/<id>/, so any process sharing the directory can go on with an
+// upload. UploadPart writes a part like a Put (temp file, rename), so a
+// re-upload replaces it whole. CompleteMultipart concatenates the parts with
+// copy_file_range into a temp file, checking each part's size and ETag on
+// the file it copies from, publishes it like a Put, and then ends the upload
+// by renaming its directory into .tmp/ and removing it there; a crash before
+// the publish leaves the upload whole, and AbortMultipart ends an upload the
+// same way. MinPartSize is 1 byte. Uploads that are neither completed nor
+// aborted stay forever: the caller tracks and aborts them.
 //
 // List walks blobs/ depth-first, holding one directory's entries per level,
 // and yields keys in byte order (see List for why sorting each directory

@@ -24,7 +24,7 @@ import (
 func TestConformanceWithoutFsync(t *testing.T) {
 	opts := posix.DefaultOptions()
 	opts.Fsync = false
-	blobstoretest.Run(t, func(t *testing.T) blobstore.Store { return newStore(t, opts) })
+	blobstoretest.RunShared(t, openShared(opts))
 }
 
 func put(t *testing.T, s blobstore.Store, key, body string, md map[string]string) {
@@ -54,8 +54,8 @@ func TestLayout(t *testing.T) {
 	put(t, s, "sp/ab/cdef", "content", md)
 	put(t, s, "plain", "", nil)
 
-	if got := dirNames(t, s.Dir()); !slices.Equal(got, []string{".tmp", "blobs"}) {
-		t.Errorf("root holds %q, want [.tmp blobs]", got)
+	if got := dirNames(t, s.Dir()); !slices.Equal(got, []string{".tmp", ".uploads", "blobs"}) {
+		t.Errorf("root holds %q, want [.tmp .uploads blobs]", got)
 	}
 	if got := dirNames(t, filepath.Join(s.Dir(), ".tmp")); len(got) != 0 {
 		t.Errorf(".tmp holds %q after the Puts", got)

@@ -1,6 +1,7 @@
 package posix
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,36 +60,52 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		return blobstore.Info{}, fmt.Errorf("posix: put %s: %w: body has %s, declared %d bytes",
 			key, blobstore.ErrSizeMismatch, describeLen(n, size), size)
 	}
-	if len(opts.Metadata) > 0 {
-		raw, err := json.Marshal(opts.Metadata)
-		if err != nil {
-			return blobstore.Info{}, fmt.Errorf("posix: put %s: %w", key, err)
-		}
-		if err := xattr.FSet(f, metaAttr, raw); err != nil {
-			return blobstore.Info{}, fmt.Errorf("posix: put %s: metadata: %w", key, err)
-		}
-	}
-	if err := f.Chmod(s.opts.FileMode); err != nil {
-		return blobstore.Info{}, fmt.Errorf("posix: put %s: %w", key, err)
-	}
-	if s.opts.Fsync {
-		if err := f.Sync(); err != nil {
-			return blobstore.Info{}, fmt.Errorf("posix: put %s: %w", key, err)
-		}
-	}
-	fi, err := f.Stat()
+	fi, err := s.seal(ctx, "put", f, p, key, opts.Metadata)
 	if err != nil {
-		return blobstore.Info{}, fmt.Errorf("posix: put %s: %w", key, err)
-	}
-	// The last moment a cancellation can still undo the Put.
-	if err := ctx.Err(); err != nil {
-		return blobstore.Info{}, fmt.Errorf("posix: put %s: %w", key, err)
-	}
-	if err := s.publish(f.Name(), p, key); err != nil {
 		return blobstore.Info{}, err
 	}
 	published = true
 	return blobstore.Info{Key: key, Size: n, ModTime: fi.ModTime()}, nil
+}
+
+// seal finishes a temp file that holds a blob's bytes (written by Put, Copy
+// or CompleteMultipart): it sets the metadata xattr and the file mode,
+// fsyncs when configured, and publishes the file under key, whose path is
+// p. The caller removes the temp file if seal fails.
+func (s *Store) seal(ctx context.Context, op string, f *os.File, p, key string, md map[string]string) (fs.FileInfo, error) {
+	if len(md) > 0 {
+		// No HTML escaping: it would turn one '<' into six bytes, and a
+		// value that passes ValidateMetadata must fit the xattr.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(md); err != nil {
+			return nil, fmt.Errorf("posix: %s %s: %w", op, key, err)
+		}
+		if err := xattr.FSet(f, metaAttr, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))); err != nil {
+			return nil, fmt.Errorf("posix: %s %s: metadata: %w", op, key, err)
+		}
+	}
+	if err := f.Chmod(s.opts.FileMode); err != nil {
+		return nil, fmt.Errorf("posix: %s %s: %w", op, key, err)
+	}
+	if s.opts.Fsync {
+		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("posix: %s %s: %w", op, key, err)
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("posix: %s %s: %w", op, key, err)
+	}
+	// The last moment a cancellation can still undo the operation.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("posix: %s %s: %w", op, key, err)
+	}
+	if err := s.publish(op, f.Name(), p, key); err != nil {
+		return nil, err
+	}
+	return fi, nil
 }
 
 func describeLen(n, size int64) string {
@@ -134,7 +151,7 @@ func copyBody(ctx context.Context, w io.Writer, r io.Reader, size int64) (int64,
 // momentarily empty between our mkdir and rename (see pruneDirs), so an
 // ENOENT from mkdir or rename means "create the parents again", a bounded
 // number of times.
-func (s *Store) publish(tmp, p, key string) error {
+func (s *Store) publish(op, tmp, p, key string) error {
 	dir := filepath.Dir(p)
 	for attempt := 0; ; attempt++ {
 		created, err := s.mkdirs(dir)
@@ -143,10 +160,10 @@ func (s *Store) publish(tmp, p, key string) error {
 				continue // a parent we just made was pruned already
 			}
 			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EEXIST) {
-				return fmt.Errorf("posix: put %s: %w: a parent of the key is a blob itself (this store cannot hold both \"a\" and \"a/b\")",
-					key, blobstore.ErrInvalidKey)
+				return fmt.Errorf("posix: %s %s: %w: a parent of the key is a blob itself (this store cannot hold both \"a\" and \"a/b\")",
+					op, key, blobstore.ErrInvalidKey)
 			}
-			return fmt.Errorf("posix: put %s: %w", key, err)
+			return fmt.Errorf("posix: %s %s: %w", op, key, err)
 		}
 		err = os.Rename(tmp, p)
 		switch {
@@ -160,10 +177,10 @@ func (s *Store) publish(tmp, p, key string) error {
 			if syscall.Rmdir(p) == nil && attempt < 10 {
 				continue
 			}
-			return fmt.Errorf("posix: put %s: %w: other keys start with %q (this store cannot hold both \"a\" and \"a/b\")",
-				key, blobstore.ErrInvalidKey, key+"/")
+			return fmt.Errorf("posix: %s %s: %w: other keys start with %q (this store cannot hold both \"a\" and \"a/b\")",
+				op, key, blobstore.ErrInvalidKey, key+"/")
 		default:
-			return fmt.Errorf("posix: put %s: %w", key, err)
+			return fmt.Errorf("posix: %s %s: %w", op, key, err)
 		}
 	}
 }

@@ -31,10 +31,11 @@ const (
 // Store keeps blobs as files below a local directory. It is safe for
 // concurrent use, also by several processes sharing the directory.
 type Store struct {
-	root  string // absolute
-	tmp   string // root/.tmp
-	blobs string // root/blobs
-	opts  Options
+	root    string // absolute
+	tmp     string // root/.tmp
+	blobs   string // root/blobs
+	uploads string // root/.uploads
+	opts    Options
 }
 
 var _ blobstore.Store = (*Store)(nil)
@@ -42,6 +43,8 @@ var _ blobstore.Store = (*Store)(nil)
 // New opens the store in dir, creating dir and its layout if needed, and
 // checks that the file system keeps user extended attributes (the metadata
 // lives there). It deletes temp files older than opts.StaleTempAge.
+// Multipart uploads are never swept: they end by CompleteMultipart or
+// AbortMultipart only.
 func New(dir string, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -51,12 +54,13 @@ func New(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("posix: %w", err)
 	}
 	s := &Store{
-		root:  root,
-		tmp:   filepath.Join(root, tmpDir),
-		blobs: filepath.Join(root, blobsDir),
-		opts:  opts,
+		root:    root,
+		tmp:     filepath.Join(root, tmpDir),
+		blobs:   filepath.Join(root, blobsDir),
+		uploads: filepath.Join(root, uploadsDir),
+		opts:    opts,
 	}
-	for _, d := range []string{root, s.tmp, s.blobs} {
+	for _, d := range []string{root, s.tmp, s.blobs, s.uploads} {
 		if err := os.MkdirAll(d, opts.DirMode); err != nil {
 			return nil, fmt.Errorf("posix: %w", err)
 		}
@@ -97,7 +101,8 @@ func (s *Store) sweepTemp(before time.Time) error {
 		if err != nil || !info.ModTime().Before(before) {
 			continue // gone already, or maybe still being written
 		}
-		if err := os.Remove(filepath.Join(s.tmp, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// RemoveAll: a discarded upload directory may be among them.
+		if err := os.RemoveAll(filepath.Join(s.tmp, e.Name())); err != nil {
 			return fmt.Errorf("posix: sweep: %w", err)
 		}
 	}

@@ -20,6 +20,19 @@
 // complete; a failed multipart upload is aborted (by minio-go, with a
 // context detached from the caller's, so cancellation also cleans up).
 //
+// # Copies and multipart uploads
+//
+// Copy (blobstore.Copier) is server-side: one CopyObject up to 5 GiB,
+// UploadPartCopy in 512 MiB parts above that, each request conditional on
+// the source's ETag. The Multiparter methods map one to one onto S3's
+// multipart calls, through a minio.Core on the same client; the upload id
+// is the server's, and MinPartSize is 5 MiB (parts are at most 5 GiB).
+// CompleteMultipart lists the stored parts first, to check the caller's
+// sizes (S3 checks ETags only) and the 5 MiB minimum (not every server
+// does). Unlike S3, part numbers must run from 1 without gaps. An upload
+// that is never completed or aborted keeps its parts on the server (a
+// bucket lifecycle rule, AbortIncompleteMultipartUpload, can expire them).
+//
 // # Retries and errors
 //
 // Retries happen in one place: minio-go repeats a single HTTP request up to
@@ -36,7 +49,9 @@
 // loop of its own, so attempts never multiply.
 //
 // Errors are classified once, here: NoSuchKey becomes blobstore.ErrNotFound
-// and InvalidRange blobstore.ErrRangeNotSatisfiable, with the minio-go error
+// (so do NoSuchUpload in the multipart calls and a source missing for
+// Copy), InvalidPart, InvalidPartOrder and EntityTooSmall become
+// blobstore.ErrInvalidPart, and InvalidRange blobstore.ErrRangeNotSatisfiable, with the minio-go error
 // kept in the chain; IsTransient tells errors worth retrying later (5xx,
 // throttling, timeouts, network) from permanent ones (AccessDenied,
 // NoSuchBucket, other 4xx, cancellation).
@@ -59,4 +74,12 @@
 // -1, and otherwise looks at the object's size before reporting
 // ErrRangeNotSatisfiable. Servers that map keys to files (versitygw's posix
 // backend, like blobstore/posix) cannot hold both "a" and "a/b".
+//
+// ListParts answers with quoted ETags where UploadPart's are bare (minio-go
+// trims those); the store hands out bare ones only. minio-go's
+// CopyDestOptions would send a user metadata key such as "content-type" or
+// "expires" as that standard header (see copyWhole). S3 itself allows
+// copying an object onto itself (that is how metadata is changed in
+// place); Copy refuses, as the contract says. versitygw reports
+// EntityTooSmall before it looks at the order of the parts.
 package s3

@@ -37,17 +37,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	}
 	b := &body{ctx: ctx, r: r, want: size}
 	popts := minio.PutObjectOptions{
-		UserMetadata:          make(map[string]string, len(opts.Metadata)),
-		ContentType:           "application/octet-stream",
+		UserMetadata:          userMetadata(opts.Metadata),
+		ContentType:           contentType,
 		PartSize:              uint64(s.opts.PartSize),
 		NumThreads:            uint(s.opts.Concurrency),
 		ConcurrentStreamParts: s.opts.Concurrency > 1,
-	}
-	for k, v := range opts.Metadata {
-		// With the prefix spelled out, minio-go sends every key as user
-		// metadata, even ones like "content-type" that it would otherwise
-		// turn into standard headers.
-		popts.UserMetadata["x-amz-meta-"+k] = v
 	}
 
 	var (

@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/s3dfs/s3dfs/blobstore"
+	"github.com/s3dfs/s3dfs/blobstore/posix"
+	"github.com/s3dfs/s3dfs/blobstore/s3"
+	"github.com/s3dfs/s3dfs/decomposedfs"
+	"github.com/s3dfs/s3dfs/metadata/mpk"
+	"github.com/s3dfs/s3dfs/server"
+	"github.com/s3dfs/s3dfs/server/auth"
+)
+
+// serveConfig is the configuration of `s3dfs serve`.
+type serveConfig struct {
+	store          storeConfig
+	addr           string
+	users          string
+	depthLimit     int
+	allowAnonymous bool
+	logFormat      choice
+	logLevel       choice
+	shutdownGrace  time.Duration
+	maxXMLBody     byteSize
+	maxHeader      byteSize
+	configFile     string
+}
+
+func (a *app) serveCommand() *cobra.Command {
+	c := &serveConfig{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the spaces over WebDAV",
+		Long: `Serve the spaces of a root over WebDAV (ownCloud-flavoured):
+
+  /dav/files/USER/PATH                the user's personal space (created on first login)
+  /dav/spaces/SPACE-ID/PATH           a space the user owns
+  /remote.php/dav/files/USER/PATH     aliases for ownCloud clients
+  /remote.php/dav/spaces/SPACE-ID/PATH
+  /remote.php/webdav/PATH             the logged-in user's personal space
+  /healthz  /readyz  /metrics         probes and Prometheus metrics (no login)
+
+Users log in with HTTP Basic (password, or an app token as password) or a
+bearer app token; manage them with 's3dfs user'. With only --root, metadata
+and content both live under the root; the S3 flags put the content in S3.
+
+Configuration comes from flags, then environment variables, then a JSON
+config file (--config FILE: an object of flag names to values), then the
+defaults. ` + envHelp + `
+The serve flags follow the same rule (--addr: S3DFS_ADDR).
+
+On SIGINT or SIGTERM the server stops accepting requests, lets those in
+flight finish for --shutdown-grace, then cancels them (an upload cancelled
+that way leaves nothing behind) and exits.`,
+		Args: args(0, 0),
+		RunE: run(func(cmd *cobra.Command, _ []string) error { return a.serve(cmd, c) }),
+	}
+	f := cmd.Flags()
+	c.store.addFlags(f)
+	f.MarkHidden("space")
+	def := server.DefaultOptions()
+	c.logFormat = newChoice("text", "text", "json")
+	c.logLevel = newChoice("info", "debug", "info", "warn", "error")
+	c.maxXMLBody = byteSize(def.MaxXMLBody)
+	c.maxHeader = byteSize(def.MaxHeaderBytes)
+	f.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen `ADDRESS` (host:port; port 0 picks a free one)")
+	f.StringVar(&c.users, "users", "", "users `FILE` (default <root>/users.json)")
+	f.IntVar(&c.depthLimit, "propfind-depth-limit", def.PropfindDepthLimit, "levels a Depth: infinity PROPFIND may descend (0: refuse depth infinity)")
+	f.BoolVar(&c.allowAnonymous, "allow-anonymous", false, "let requests without credentials read (GET, HEAD, PROPFIND) every space")
+	f.Var(&c.logFormat, "log-format", "log format")
+	f.Var(&c.logLevel, "log-level", "lowest level logged (info: one line per request)")
+	f.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "how long requests in flight may finish on shutdown before they are cancelled")
+	f.Var(&c.maxXMLBody, "max-xml-body", "largest XML request body (413 beyond)")
+	f.Var(&c.maxHeader, "max-header", "largest request header (431 beyond)")
+	f.StringVar(&c.configFile, "config", "", "JSON config `FILE`: {\"flag-name\": value, ...}")
+	return cmd
+}
+
+func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
+	if err := applySources(cmd.Flags(), c.configFile); err != nil {
+		return err
+	}
+	st, err := c.store.resolve(cmd.Flags())
+	if err != nil {
+		return err
+	}
+	if c.depthLimit < 0 {
+		return usageErrorf("--propfind-depth-limit must not be negative")
+	}
+	logger := c.logger(a)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	stg, err := openServeStorage(cmd.Context(), st, logger, reg)
+	if err != nil {
+		return err
+	}
+	defer stg.Close()
+
+	usersPath := c.users
+	if usersPath == "" {
+		usersPath = filepath.Join(c.store.root, "users.json")
+	}
+	authn, err := auth.NewAuthenticator(usersPath, auth.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	if u, err := auth.NewFile(usersPath).Load(); err == nil && len(u.Users) == 0 {
+		logger.Warn("no users yet: add one with 's3dfs user add --users FILE NAME' (password on stdin)", "users", usersPath)
+	}
+	opts := server.DefaultOptions()
+	opts.Auth = authn
+	opts.AllowAnonymous = c.allowAnonymous
+	opts.Logger = logger
+	opts.Registry = reg
+	opts.PropfindDepthLimit = c.depthLimit
+	opts.MaxXMLBody = int64(c.maxXMLBody)
+	opts.MaxHeaderBytes = int(c.maxHeader)
+	if err := opts.Validate(); err != nil {
+		return usageError(err)
+	}
+	h, err := server.New(stg.fs, opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	logger.Info("serving", "url", url, "root", c.store.root, "blobstore", map[bool]string{true: "s3", false: "posix"}[st.useS3], "users", usersPath)
+	fmt.Fprintf(a.stdout, "s3dfs: serving %s\n", url)
+	sopts := server.DefaultServeOptions()
+	sopts.MaxHeaderBytes = opts.MaxHeaderBytes
+	sopts.ShutdownGrace = c.shutdownGrace
+	err = server.Serve(cmd.Context(), ln, h, sopts)
+	logger.Info("stopped")
+	return err
+}
+
+// logger builds the server's logger: text or JSON on stderr, with the
+// request id of the context on every line.
+func (c *serveConfig) logger(a *app) *slog.Logger {
+	var lv slog.Level
+	lv.UnmarshalText([]byte(c.logLevel.value))
+	hopts := &slog.HandlerOptions{Level: lv}
+	var hd slog.Handler
+	if c.logFormat.value == "json" {
+		hd = slog.NewJSONHandler(a.stderr, hopts)
+	} else {
+		hd = slog.NewTextHandler(a.stderr, hopts)
+	}
+	return slog.New(server.NewLogHandler(hd))
+}
+
+// openServeStorage opens the stores like storeConfig.open, with the blob
+// store's operations measured for /metrics.
+func openServeStorage(ctx context.Context, st settings, log *slog.Logger, reg prometheus.Registerer) (*storage, error) {
+	meta, err := mpk.New(st.meta)
+	if err != nil {
+		return nil, fmt.Errorf("open metadata at %s: %w", st.meta.Root, err)
+	}
+	var blobs blobstore.Store
+	backend := "posix"
+	if st.useS3 {
+		backend = "s3"
+		blobs, err = s3.New(ctx, st.s3)
+		if err != nil {
+			err = fmt.Errorf("open S3 bucket %s at %s: %w", st.s3.Bucket, st.s3.Endpoint, err)
+		}
+	} else {
+		blobs, err = posix.New(st.posixAt, st.posix)
+		if err != nil {
+			err = fmt.Errorf("open blob directory %s: %w", st.posixAt, err)
+		}
+	}
+	if err != nil {
+		meta.Close()
+		return nil, err
+	}
+	m, err := newBlobMetrics(reg, backend)
+	if err != nil {
+		meta.Close()
+		return nil, err
+	}
+	st.fs.Logger = log
+	fs, err := decomposedfs.New(meta, meterBlobs(blobs, m), st.fs)
+	if err != nil {
+		meta.Close()
+		return nil, err
+	}
+	return &storage{fs: fs, meta: meta}, nil
+}

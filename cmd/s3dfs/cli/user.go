@@ -1,0 +1,191 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/s3dfs/s3dfs/server/auth"
+)
+
+// userConfig locates the users file of `s3dfs user`.
+type userConfig struct {
+	root  string
+	users string
+	// cost is the bcrypt cost of new passwords (0: the default); tests
+	// lower it.
+	cost int
+}
+
+func (a *app) userCommand() *cobra.Command {
+	c := &userConfig{}
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Manage the users of s3dfs serve",
+		Long: `Manage the users file of 's3dfs serve': --users FILE, or <root>/users.json
+with --root (S3DFS_USERS, S3DFS_ROOT). A running server picks up changes within
+a second. Passwords are read from stdin, one line, so that they stay out of
+process listings and shell history:
+
+  printf '%s\n' "$PASSWORD" | s3dfs user add --root DIR alice`,
+		Args: cobra.ArbitraryArgs,
+		RunE: missingCommand,
+
+		SuggestionsMinimumDistance: 2,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&c.root, "root", "", "metadata `DIR`, whose users.json is the users file")
+	pf.StringVar(&c.users, "users", "", "users `FILE` (default <root>/users.json)")
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "add NAME",
+			Short: "Add a user; the password is read from stdin",
+			Args:  args(1, 1),
+			RunE: run(func(cmd *cobra.Command, args []string) error {
+				return a.updateUsers(cmd, c, func(u *auth.Users) error {
+					pw, err := a.readPassword()
+					if err != nil {
+						return err
+					}
+					return u.Add(args[0], pw, c.cost)
+				})
+			}),
+		},
+		&cobra.Command{
+			Use:   "passwd NAME",
+			Short: "Change a user's password; the new one is read from stdin",
+			Args:  args(1, 1),
+			RunE: run(func(cmd *cobra.Command, args []string) error {
+				return a.updateUsers(cmd, c, func(u *auth.Users) error {
+					pw, err := a.readPassword()
+					if err != nil {
+						return err
+					}
+					return u.SetPassword(args[0], pw, c.cost)
+				})
+			}),
+		},
+		&cobra.Command{
+			Use:     "del NAME",
+			Aliases: []string{"rm", "delete"},
+			Short:   "Remove a user and the user's app tokens (the user's spaces stay)",
+			Args:    args(1, 1),
+			RunE: run(func(cmd *cobra.Command, args []string) error {
+				return a.updateUsers(cmd, c, func(u *auth.Users) error { return u.Delete(args[0]) })
+			}),
+		},
+		&cobra.Command{
+			Use:     "list",
+			Aliases: []string{"ls"},
+			Short:   "List the users: name, then the ids of their app tokens",
+			Args:    args(0, 0),
+			RunE: run(func(cmd *cobra.Command, _ []string) error {
+				f, err := c.file(cmd)
+				if err != nil {
+					return err
+				}
+				u, err := f.Load()
+				if err != nil {
+					return err
+				}
+				for _, name := range u.Names() {
+					var ids []string
+					for _, t := range u.Users[name].Tokens {
+						ids = append(ids, t.ID)
+					}
+					fmt.Fprintln(a.stdout, strings.TrimSpace(name+" "+strings.Join(ids, " ")))
+				}
+				return nil
+			}),
+		},
+		&cobra.Command{
+			Use:   "token NAME",
+			Short: "Create an app token for a user and print it (it is shown only once)",
+			Long: `Create an app token for a user and print it. Only its hash is stored, so it
+is shown only once. Use it as "Authorization: Bearer TOKEN", or as the
+password of HTTP Basic (as ownCloud app passwords).`,
+			Args: args(1, 1),
+			RunE: run(func(cmd *cobra.Command, args []string) error {
+				var tok string
+				err := a.updateUsers(cmd, c, func(u *auth.Users) error {
+					var err error
+					tok, err = u.NewToken(args[0], time.Now())
+					return err
+				})
+				if err == nil {
+					fmt.Fprintln(a.stdout, tok)
+				}
+				return err
+			}),
+		},
+		&cobra.Command{
+			Use:   "revoke NAME TOKEN-ID",
+			Short: "Revoke one of a user's app tokens (ids as 'user list' shows them)",
+			Args:  args(2, 2),
+			RunE: run(func(cmd *cobra.Command, args []string) error {
+				return a.updateUsers(cmd, c, func(u *auth.Users) error { return u.RevokeToken(args[0], args[1]) })
+			}),
+		},
+	)
+	return cmd
+}
+
+// file resolves the users file from --users, --root and their variables.
+func (c *userConfig) file(cmd *cobra.Command) (*auth.File, error) {
+	users, root := c.users, c.root
+	if f := cmd.Flags().Lookup("users"); f == nil || !f.Changed {
+		if v := os.Getenv(envVar("users")); v != "" {
+			users = v
+		}
+	}
+	if f := cmd.Flags().Lookup("root"); f == nil || !f.Changed {
+		if v := os.Getenv(envVar("root")); v != "" {
+			root = v
+		}
+	}
+	switch {
+	case users != "":
+		return auth.NewFile(users), nil
+	case root != "":
+		return auth.NewFile(filepath.Join(root, "users.json")), nil
+	}
+	return nil, usageErrorf("--users or --root is required (or set %s or %s)", envVar("users"), envVar("root"))
+}
+
+func (a *app) updateUsers(cmd *cobra.Command, c *userConfig, fn func(*auth.Users) error) error {
+	f, err := c.file(cmd)
+	if err != nil {
+		return err
+	}
+	if err := f.Update(fn); err != nil {
+		return userError(err)
+	}
+	return nil
+}
+
+// readPassword reads one line from stdin.
+func (a *app) readPassword() (string, error) {
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", usageErrorf("no password on stdin (one line)")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// userError makes the users file's errors read well.
+func userError(err error) error {
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return err
+	case errors.Is(err, auth.ErrInvalidUser), errors.Is(err, auth.ErrInvalidPassword):
+		return usageError(err)
+	}
+	return err
+}

@@ -1,0 +1,547 @@
+package decomposedfs
+
+import (
+	"bytes"
+	"context"
+	"encoding"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/s3dfs/s3dfs/blobstore"
+	"github.com/s3dfs/s3dfs/cache"
+	"github.com/s3dfs/s3dfs/lookup"
+	"github.com/s3dfs/s3dfs/metadata"
+)
+
+// Resumable upload errors.
+var (
+	// ErrUploadOffset: a chunk did not start where the upload stands (the
+	// client must ask for the current offset and resume from there).
+	ErrUploadOffset = errors.New("decomposedfs: upload offset mismatch")
+	// ErrNotSupported: the blob store cannot do what was asked (resumable
+	// uploads need a blobstore.Multiparter).
+	ErrNotSupported = errors.New("decomposedfs: not supported by this blob store")
+)
+
+// DefaultUploadTTL is how long a resumable upload may stay incomplete.
+const DefaultUploadTTL = 24 * time.Hour
+
+// UploadSpec describes a resumable upload to start.
+type UploadSpec struct {
+	Ref  Reference // the file to create, or to give new content
+	Size int64     // the total length, known up front
+	// Mtime, Checksum (of the whole content) and MimeType as for Upload.
+	Mtime    time.Time
+	Checksum *Checksum
+	MimeType string
+	User     string            // who uploads
+	Meta     map[string]string // the client's metadata, kept with the session
+	TTL      time.Duration     // 0: DefaultUploadTTL
+}
+
+// UploadSession describes a resumable upload.
+type UploadSession struct {
+	ID       string
+	SpaceID  string
+	ParentID string
+	Name     string
+	User     string
+	Size     int64
+	Offset   int64
+	Expires  time.Time
+	Meta     map[string]string
+}
+
+func sessionOf(u *metadata.Upload) *UploadSession {
+	return &UploadSession{ID: u.ID, SpaceID: u.SpaceID, ParentID: u.ParentID, Name: u.Name, User: u.User,
+		Size: u.Size, Offset: u.Offset, Expires: time.Unix(0, u.Expires), Meta: u.Meta}
+}
+
+func (fs *FS) multiparter() (blobstore.Multiparter, error) {
+	mp, ok := fs.blobs.(blobstore.Multiparter)
+	if !ok {
+		return nil, fmt.Errorf("%w: resumable uploads", ErrNotSupported)
+	}
+	return mp, nil
+}
+
+// InitiateUpload starts a resumable upload. Its state lives in the metadata
+// store and its bytes in the blob store, so any process sharing both can
+// continue it, also after a restart. Content goes to the blob store in
+// parts as it arrives, hashed on the way; only the bytes after the last
+// full part wait, as small blobs, for the next chunk.
+func (fs *FS) InitiateUpload(ctx context.Context, spec UploadSpec) (*UploadSession, error) {
+	mp, err := fs.multiparter()
+	if err != nil {
+		return nil, err
+	}
+	if spec.Size < 0 {
+		return nil, fmt.Errorf("decomposedfs: a resumable upload needs its size up front, not %d", spec.Size)
+	}
+	if spec.Checksum != nil {
+		if err := spec.Checksum.validate(); err != nil {
+			return nil, err
+		}
+	}
+	parent, ppath, name, err := fs.resolveParent(ctx, spec.Ref)
+	if err != nil {
+		return nil, err
+	}
+	sid := parent.SpaceID
+	nodeID := uuid.NewString()
+	lt := target{path: ppath}
+	if existing, err := fs.meta.Lookup(ctx, sid, parent.ID, name); err == nil {
+		if existing.Type == metadata.TypeDir {
+			return nil, fmt.Errorf("%w: %s", ErrIsDir, lookup.Join(ppath, name))
+		}
+		nodeID, lt = existing.ID, target{path: lookup.Join(ppath, name)}
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err := fs.checkLocks(ctx, sid, lt); err != nil {
+		return nil, err
+	}
+	ttl := spec.TTL
+	if ttl <= 0 {
+		ttl = DefaultUploadTTL
+	}
+	now := cache.NextTime()
+	u := &metadata.Upload{
+		ID: uuid.NewString(), SpaceID: sid, ParentID: parent.ID, Name: name, NodeID: nodeID, User: spec.User,
+		Size: spec.Size, MimeType: spec.MimeType, Meta: spec.Meta, Created: now, Expires: now + int64(ttl),
+		BlobID: uuid.NewString(), PartSize: partSize(mp.MinPartSize(), spec.Size),
+	}
+	if !spec.Mtime.IsZero() {
+		u.Mtime = spec.Mtime.UnixNano()
+	}
+	if spec.Checksum != nil {
+		u.Checksum = strings.ToLower(spec.Checksum.Type) + ":" + strings.ToLower(spec.Checksum.Value)
+	}
+	if u.Hashes, err = newHasher().marshal(); err != nil {
+		return nil, err
+	}
+	if err := fs.meta.CreateUpload(ctx, u); err != nil {
+		return nil, err
+	}
+	return sessionOf(u), nil
+}
+
+// partSize picks the part size of an upload: at least 8 MiB (fewer, larger
+// requests) and large enough that the whole upload fits in the store's
+// part limit; it bounds the memory one chunk in flight takes.
+func partSize(min, size int64) int64 {
+	ps := max(min, 8<<20)
+	if need := (size + blobstore.MaxParts - 2) / (blobstore.MaxParts - 1); need > ps {
+		ps = (need + 1<<20 - 1) &^ (1<<20 - 1)
+	}
+	return ps
+}
+
+// GetUpload describes an upload in progress; expired ones are not found.
+func (fs *FS) GetUpload(ctx context.Context, id string) (*UploadSession, error) {
+	u, err := fs.readUpload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return sessionOf(u), nil
+}
+
+func (fs *FS) readUpload(ctx context.Context, id string) (*metadata.Upload, error) {
+	if err := metadata.ValidateID(id); err != nil {
+		return nil, fmt.Errorf("%w: upload %q", ErrNotFound, id)
+	}
+	u, err := fs.meta.ReadUpload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.Expires <= time.Now().UnixNano() {
+		return nil, fmt.Errorf("%w: upload %s expired", ErrNotFound, id)
+	}
+	return u, nil
+}
+
+// WriteUpload appends a chunk that starts at offset, which must be where the
+// upload stands (else ErrUploadOffset). It returns the new offset, also
+// when the body fails part-way: what arrived is kept, so the client can
+// resume from there. With a chunk checksum, a mismatching chunk is
+// discarded whole (ErrChecksumMismatch). A body that would run past the
+// declared size gives ErrTooLarge and is discarded.
+func (fs *FS) WriteUpload(ctx context.Context, id string, offset int64, r io.Reader, chunk *Checksum) (int64, error) {
+	mp, err := fs.multiparter()
+	if err != nil {
+		return 0, err
+	}
+	u, err := fs.readUpload(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if offset != u.Offset {
+		return u.Offset, fmt.Errorf("%w: chunk at %d, upload at %d", ErrUploadOffset, offset, u.Offset)
+	}
+	if chunk != nil {
+		if err := chunk.validate(); err != nil {
+			return u.Offset, err
+		}
+	}
+	h, err := restoreHasher(u.Hashes)
+	if err != nil {
+		return u.Offset, err
+	}
+	w := &uploadWriter{fs: fs, mp: mp, u: u.Clone(), start: u.Offset, h: h, verify: chunk != nil}
+	if chunk != nil {
+		w.ch = newHasher()
+	}
+	readErr := w.consume(ctx, r)
+	if readErr == nil && chunk != nil {
+		if err := chunk.check(w.ch.sums()); err != nil {
+			w.discard(ctx)
+			return u.Offset, err
+		}
+	}
+	if errors.Is(readErr, ErrTooLarge) || (readErr != nil && chunk != nil) {
+		// A chunk with a checksum is all or nothing; one that is too long
+		// is wrong as a whole.
+		w.discard(ctx)
+		return u.Offset, readErr
+	}
+	if err := w.save(ctx); err != nil {
+		return u.Offset, err
+	}
+	return w.u.Offset, readErr
+}
+
+// uploadWriter moves one chunk into parts and tail blobs.
+type uploadWriter struct {
+	fs     *FS
+	mp     blobstore.Multiparter
+	u      *metadata.Upload // the state being built
+	start  int64            // Offset when the chunk began
+	h      *hasher          // whole-content hashes
+	ch     *hasher          // this chunk's hashes, if verified
+	verify bool
+	added  []metadata.UploadTail // tail blobs this chunk stored
+	spent  []metadata.UploadTail // tail blobs folded into parts
+}
+
+func (w *uploadWriter) tailSize() int64 {
+	var n int64
+	for _, t := range w.u.Tails {
+		n += t.Size
+	}
+	return n
+}
+
+func (w *uploadWriter) consume(ctx context.Context, r io.Reader) error {
+	sid := w.u.SpaceID
+	for {
+		rest := w.u.Size - w.u.Offset
+		tail := w.tailSize()
+		need := min(w.u.PartSize-tail, rest)
+		buf := make([]byte, need)
+		n, rerr := io.ReadFull(r, buf)
+		buf = buf[:n]
+		if rerr == io.ErrUnexpectedEOF || rerr == io.EOF {
+			rerr = nil
+		}
+		if n > 0 {
+			w.h.Write(buf)
+			if w.ch != nil {
+				w.ch.Write(buf)
+			}
+		}
+		full := int64(n) == need && tail+int64(n) == w.u.PartSize && w.u.Offset+int64(n) < w.u.Size
+		switch {
+		case full:
+			if err := w.uploadPart(ctx, buf); err != nil {
+				return err
+			}
+		case n > 0:
+			t := metadata.UploadTail{BlobID: uuid.NewString(), Size: int64(n)}
+			_, err := w.fs.blobs.Put(ctx, BlobKey(sid, t.BlobID), bytes.NewReader(buf), int64(n), blobstore.PutOptions{
+				Metadata: map[string]string{MetaSpace: sid, MetaNode: w.u.NodeID, MetaUpload: w.u.ID}})
+			if err != nil {
+				return fmt.Errorf("decomposedfs: upload %s: store chunk: %w", w.u.ID, err)
+			}
+			w.u.Tails = append(w.u.Tails, t)
+			w.added = append(w.added, t)
+		}
+		w.u.Offset += int64(n)
+		if rerr != nil {
+			return rerr
+		}
+		if int64(n) < need {
+			return nil // the body ended
+		}
+		if w.u.Offset == w.u.Size {
+			var one [1]byte
+			if m, _ := io.ReadFull(r, one[:]); m > 0 {
+				return fmt.Errorf("%w: the chunk runs past the upload's %d bytes", ErrTooLarge, w.u.Size)
+			}
+			return nil
+		}
+	}
+}
+
+// uploadPart stores the tail blobs plus buf as the next part.
+func (w *uploadWriter) uploadPart(ctx context.Context, buf []byte) error {
+	u := w.u
+	key := BlobKey(u.SpaceID, u.BlobID)
+	if u.MultipartID == "" {
+		id, err := w.mp.CreateMultipart(ctx, key, blobstore.PutOptions{Metadata: map[string]string{MetaSpace: u.SpaceID, MetaNode: u.NodeID}})
+		if err != nil {
+			return fmt.Errorf("decomposedfs: upload %s: %w", u.ID, err)
+		}
+		u.MultipartID = id
+	}
+	body, closeAll, err := w.fs.tailReader(ctx, u, buf)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	p, err := w.mp.UploadPart(ctx, key, u.MultipartID, len(u.Parts)+1, body, u.PartSize)
+	if err != nil {
+		return fmt.Errorf("decomposedfs: upload %s: part %d: %w", u.ID, len(u.Parts)+1, err)
+	}
+	u.Parts = append(u.Parts, metadata.UploadPart{Number: p.Number, Size: p.Size, ETag: p.ETag})
+	w.spent = append(w.spent, u.Tails...)
+	u.Tails = nil
+	return nil
+}
+
+// tailReader reads an upload's tail blobs, in order, then extra.
+func (fs *FS) tailReader(ctx context.Context, u *metadata.Upload, extra []byte) (io.Reader, func(), error) {
+	var rs []io.Reader
+	var cs []io.Closer
+	closeAll := func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}
+	for _, t := range u.Tails {
+		rc, err := fs.blobs.Open(ctx, BlobKey(u.SpaceID, t.BlobID), 0, -1)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("decomposedfs: upload %s: read back chunk: %w", u.ID, err)
+		}
+		rs, cs = append(rs, rc), append(cs, rc)
+	}
+	rs = append(rs, bytes.NewReader(extra))
+	return io.MultiReader(rs...), closeAll, nil
+}
+
+// save records the chunk's progress, if nobody else moved the upload on
+// meanwhile, then deletes the tail blobs that went into parts.
+func (w *uploadWriter) save(ctx context.Context) error {
+	hs, err := w.h.marshal()
+	if err != nil {
+		return err
+	}
+	w.u.Hashes = hs
+	_, err = w.fs.meta.UpdateUpload(ctx, w.u.ID, func(cur *metadata.Upload) error {
+		if cur.Offset != w.start {
+			return fmt.Errorf("%w: another chunk moved the upload to %d", ErrUploadOffset, cur.Offset)
+		}
+		cur.Offset, cur.MultipartID, cur.Parts, cur.Tails, cur.Hashes = w.u.Offset, w.u.MultipartID, w.u.Parts, w.u.Tails, w.u.Hashes
+		return nil
+	})
+	if err != nil {
+		w.discard(ctx)
+		return err
+	}
+	for _, t := range w.spent {
+		w.fs.deleteBlob(ctx, w.u.SpaceID, t.BlobID)
+	}
+	return nil
+}
+
+// discard drops what a rejected chunk stored: its tail blobs. Parts it
+// uploaded are replaced when the chunk is sent again (same numbers) and
+// never count otherwise.
+func (w *uploadWriter) discard(ctx context.Context) {
+	for _, t := range w.added {
+		w.fs.deleteBlob(ctx, w.u.SpaceID, t.BlobID)
+	}
+}
+
+// FinishUpload turns a complete upload into its file: the last part is
+// stored, the parts are assembled, the expected checksum is checked, and the
+// file is committed as Upload commits it. The session ends either way,
+// except when the upload is incomplete (ErrPrecondition).
+func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error) {
+	mp, err := fs.multiparter()
+	if err != nil {
+		return nil, err
+	}
+	u, err := fs.readUpload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.Offset != u.Size {
+		return nil, fmt.Errorf("%w: upload %s has %d of %d bytes", ErrPrecondition, id, u.Offset, u.Size)
+	}
+	h, err := restoreHasher(u.Hashes)
+	if err != nil {
+		return nil, err
+	}
+	c := content{size: u.Size, sums: h.sums()}
+	if u.Size > 0 {
+		if err := fs.assemble(ctx, mp, u); err != nil {
+			fs.AbortUpload(context.WithoutCancel(ctx), id)
+			return nil, err
+		}
+		c.blobID = u.BlobID
+	}
+	opts := UploadOptions{Size: u.Size, MimeType: u.MimeType}
+	if u.Mtime != 0 {
+		opts.Mtime = time.Unix(0, u.Mtime)
+	}
+	if u.Checksum != "" {
+		if opts.Checksum, err = ParseChecksum(u.Checksum); err != nil {
+			return nil, err
+		}
+	}
+	// The session is over whatever the commit says: on failure the commit
+	// deletes the assembled blob itself.
+	defer fs.endUpload(context.WithoutCancel(ctx), u)
+	parent, err := fs.meta.ReadNode(ctx, u.SpaceID, u.ParentID)
+	if err != nil {
+		fs.deleteBlob(ctx, u.SpaceID, c.blobID)
+		return nil, err
+	}
+	ppath, err := fs.lu.PathOf(ctx, parent)
+	if err != nil {
+		fs.deleteBlob(ctx, u.SpaceID, c.blobID)
+		return nil, err
+	}
+	return fs.commit(ctx, parent, ppath, u.Name, u.NodeID, c, opts)
+}
+
+// assemble makes the upload's blob from its parts and tails.
+func (fs *FS) assemble(ctx context.Context, mp blobstore.Multiparter, u *metadata.Upload) error {
+	key := BlobKey(u.SpaceID, u.BlobID)
+	body, closeAll, err := fs.tailReader(ctx, u, nil)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	var tail int64
+	for _, t := range u.Tails {
+		tail += t.Size
+	}
+	if u.MultipartID == "" {
+		// Everything fits in what would be one part: a plain Put.
+		_, err := fs.blobs.Put(ctx, key, body, tail, blobstore.PutOptions{Metadata: map[string]string{MetaSpace: u.SpaceID, MetaNode: u.NodeID}})
+		return err
+	}
+	parts := make([]blobstore.Part, 0, len(u.Parts)+1)
+	for _, p := range u.Parts {
+		parts = append(parts, blobstore.Part{Number: p.Number, Size: p.Size, ETag: p.ETag})
+	}
+	if tail > 0 {
+		p, err := mp.UploadPart(ctx, key, u.MultipartID, len(parts)+1, body, tail)
+		if err != nil {
+			return fmt.Errorf("decomposedfs: upload %s: last part: %w", u.ID, err)
+		}
+		parts = append(parts, p)
+	}
+	if _, err := mp.CompleteMultipart(ctx, key, u.MultipartID, parts); err != nil {
+		return fmt.Errorf("decomposedfs: upload %s: assemble: %w", u.ID, err)
+	}
+	return nil
+}
+
+// endUpload removes what a finished session leaves: tail blobs and the
+// record.
+func (fs *FS) endUpload(ctx context.Context, u *metadata.Upload) {
+	for _, t := range u.Tails {
+		fs.deleteBlob(ctx, u.SpaceID, t.BlobID)
+	}
+	if err := fs.meta.DeleteUpload(ctx, u.ID); err != nil {
+		fs.log.Warn("could not delete a finished upload's record", "upload", u.ID, "err", err)
+	}
+}
+
+// AbortUpload ends an upload and discards what it stored. Aborting a
+// missing upload is not an error.
+func (fs *FS) AbortUpload(ctx context.Context, id string) error {
+	if err := metadata.ValidateID(id); err != nil {
+		return nil
+	}
+	u, err := fs.meta.ReadUpload(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if u.MultipartID != "" {
+		if mp, err := fs.multiparter(); err == nil {
+			if err := mp.AbortMultipart(ctx, BlobKey(u.SpaceID, u.BlobID), u.MultipartID); err != nil {
+				return err
+			}
+		}
+	}
+	fs.endUpload(ctx, u)
+	return nil
+}
+
+// PurgeExpiredUploads aborts every upload whose time ran out and returns
+// how many it aborted.
+func (fs *FS) PurgeExpiredUploads(ctx context.Context) (int, error) {
+	now := time.Now().UnixNano()
+	var expired []string
+	err := fs.meta.ListUploads(ctx, func(u *metadata.Upload) error {
+		if u.Expires <= now {
+			expired = append(expired, u.ID)
+		}
+		return nil
+	}, func(id string, err error) {
+		fs.log.Warn("unreadable upload record", "upload", id, "err", err)
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range expired {
+		if err := fs.AbortUpload(ctx, id); err != nil {
+			return i, err
+		}
+	}
+	return len(expired), nil
+}
+
+// MetaUpload is the blob metadata key naming the upload a chunk blob
+// belongs to.
+const MetaUpload = "upload"
+
+func (h *hasher) marshal() ([][]byte, error) {
+	var out [][]byte
+	for _, x := range []any{h.sha1, h.md5, h.adler} {
+		m, ok := x.(encoding.BinaryMarshaler)
+		if !ok {
+			return nil, fmt.Errorf("decomposedfs: hash state cannot be saved")
+		}
+		b, err := m.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func restoreHasher(states [][]byte) (*hasher, error) {
+	h := newHasher()
+	if len(states) != 3 {
+		return nil, fmt.Errorf("%w: upload hash state has %d parts", ErrCorrupt, len(states))
+	}
+	for i, x := range []any{h.sha1, h.md5, h.adler} {
+		if err := x.(encoding.BinaryUnmarshaler).UnmarshalBinary(states[i]); err != nil {
+			return nil, fmt.Errorf("%w: upload hash state: %v", ErrCorrupt, err)
+		}
+	}
+	return h, nil
+}

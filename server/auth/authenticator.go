@@ -1,0 +1,249 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Options configure an Authenticator.
+type Options struct {
+	// CacheTTL is how long a successful check is remembered. Changing the
+	// users file drops the cache at once, whatever the TTL.
+	CacheTTL time.Duration
+	// CacheEntries bounds the cache; when full, it is emptied.
+	CacheEntries int
+	// ReloadEvery is how often, at most, the users file is stat'ed to see
+	// whether it changed.
+	ReloadEvery time.Duration
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options {
+	return Options{CacheTTL: time.Minute, CacheEntries: 10000, ReloadEvery: time.Second}
+}
+
+// Validate rejects unusable options.
+func (o Options) Validate() error {
+	switch {
+	case o.CacheTTL < 0:
+		return fmt.Errorf("auth: negative CacheTTL %v", o.CacheTTL)
+	case o.CacheEntries < 0:
+		return fmt.Errorf("auth: negative CacheEntries %d", o.CacheEntries)
+	case o.ReloadEvery < 0:
+		return fmt.Errorf("auth: negative ReloadEvery %v", o.ReloadEvery)
+	}
+	return nil
+}
+
+// Authenticator checks the credentials of HTTP requests against a users
+// file. It is safe for concurrent use.
+type Authenticator struct {
+	file *File
+	opts Options
+
+	mu sync.Mutex // guards the fields below
+	// users is the last loaded content; tokens indexes its token hashes.
+	users   *Users
+	tokens  map[string]string // token sha256 -> user
+	stamp   fileStamp
+	checked time.Time // when stamp was last compared with the file
+	cache   map[[32]byte]cached
+
+	dummyOnce sync.Once
+	dummy     []byte // a bcrypt hash to compare against for unknown users
+}
+
+type cached struct {
+	user    string
+	expires time.Time
+}
+
+// fileStamp tells whether the users file changed.
+type fileStamp struct {
+	exists     bool
+	dev, ino   uint64
+	size       int64
+	mtime, ctm int64
+}
+
+// NewAuthenticator returns an authenticator over the users file at path.
+// The file is read on first use, and again whenever it changes.
+func NewAuthenticator(path string, opts Options) (*Authenticator, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &Authenticator{file: NewFile(path), opts: opts}
+	if err := a.reload(true); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Authenticate checks the Authorization header of r. ok is false for
+// missing, malformed or wrong credentials; err is set only when the check
+// itself failed (an unreadable users file).
+func (a *Authenticator) Authenticate(r *http.Request) (user string, ok bool, err error) {
+	h := r.Header.Get("Authorization")
+	scheme, cred, _ := strings.Cut(h, " ")
+	cred = strings.TrimSpace(cred)
+	var key [32]byte
+	switch {
+	case strings.EqualFold(scheme, "Basic"):
+		name, pw, okb := r.BasicAuth()
+		if !okb {
+			return "", false, nil
+		}
+		key = sha256.Sum256([]byte("basic\x00" + name + "\x00" + pw))
+		if u, hit := a.lookupCache(key); hit {
+			return u, true, nil
+		}
+		if err := a.reload(false); err != nil {
+			return "", false, err
+		}
+		if !a.checkBasic(name, pw) {
+			return "", false, nil
+		}
+		user = name
+	case strings.EqualFold(scheme, "Bearer") && cred != "":
+		key = sha256.Sum256([]byte("bearer\x00" + cred))
+		if u, hit := a.lookupCache(key); hit {
+			return u, true, nil
+		}
+		if err := a.reload(false); err != nil {
+			return "", false, err
+		}
+		a.mu.Lock()
+		user, ok = a.tokens[tokenHash(cred)]
+		a.mu.Unlock()
+		if !ok {
+			return "", false, nil
+		}
+	default:
+		return "", false, nil
+	}
+	a.store(key, user)
+	return user, true, nil
+}
+
+// checkBasic checks a user's password or, as an app password, one of the
+// user's tokens.
+func (a *Authenticator) checkBasic(name, pw string) bool {
+	a.mu.Lock()
+	usr := a.users.Users[name]
+	owner, isToken := a.tokens[tokenHash(pw)]
+	a.mu.Unlock()
+	if usr != nil && isToken && owner == name {
+		return true
+	}
+	hash := []byte(a.dummyHash())
+	if usr != nil && usr.Password != "" {
+		hash = []byte(usr.Password)
+	}
+	match := bcrypt.CompareHashAndPassword(hash, []byte(pw)) == nil
+	return usr != nil && usr.Password != "" && match
+}
+
+func (a *Authenticator) dummyHash() []byte {
+	a.dummyOnce.Do(func() {
+		a.dummy, _ = bcrypt.GenerateFromPassword([]byte("s3dfs timing equaliser"), bcrypt.DefaultCost)
+	})
+	return a.dummy
+}
+
+func (a *Authenticator) lookupCache(key [32]byte) (string, bool) {
+	if a.opts.CacheTTL == 0 {
+		return "", false
+	}
+	// A changed users file must take effect before a cached answer is
+	// trusted: a deleted user or password is not served from the cache.
+	if err := a.reload(false); err != nil {
+		return "", false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.cache[key]
+	if !ok || !a.opts.Now().Before(c.expires) {
+		return "", false
+	}
+	return c.user, true
+}
+
+func (a *Authenticator) store(key [32]byte, user string) {
+	if a.opts.CacheTTL == 0 || a.opts.CacheEntries == 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.cache) >= a.opts.CacheEntries {
+		clear(a.cache)
+	}
+	a.cache[key] = cached{user: user, expires: a.opts.Now().Add(a.opts.CacheTTL)}
+}
+
+// reload re-reads the users file if its stamp changed; unless force, it
+// looks at most once per ReloadEvery.
+func (a *Authenticator) reload(force bool) error {
+	now := a.opts.Now()
+	a.mu.Lock()
+	if !force && a.users != nil && now.Sub(a.checked) < a.opts.ReloadEvery {
+		a.mu.Unlock()
+		return nil
+	}
+	old := a.stamp
+	a.checked = now
+	a.mu.Unlock()
+
+	st, err := stampOf(a.file.path)
+	if err != nil {
+		return err
+	}
+	if !force && st == old {
+		return nil
+	}
+	users, err := a.file.Load()
+	if err != nil {
+		return err
+	}
+	tokens := map[string]string{}
+	for name, u := range users.Users {
+		for _, t := range u.Tokens {
+			tokens[t.SHA256] = name
+		}
+	}
+	a.mu.Lock()
+	a.users, a.tokens, a.stamp = users, tokens, st
+	a.cache = map[[32]byte]cached{}
+	a.mu.Unlock()
+	return nil
+}
+
+func stampOf(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fileStamp{}, nil
+	}
+	if err != nil {
+		return fileStamp{}, fmt.Errorf("auth: stat users file: %w", err)
+	}
+	st := fileStamp{exists: true, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if s, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.dev, st.ino = uint64(s.Dev), s.Ino
+		st.ctm = s.Ctim.Nano()
+	}
+	return st, nil
+}

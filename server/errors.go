@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/s3dfs/s3dfs/decomposedfs"
+)
+
+// op says what role the resource that an error is about plays in the
+// request, because the same driver error means different things for the
+// resource a request reads and for one it creates: a missing node is 404
+// for GET, but 409 ("create the parent first") for PUT.
+type op uint8
+
+const (
+	// opRead: the request-URI must exist (GET, PROPFIND, DELETE, the
+	// source of COPY and MOVE, ...).
+	opRead op = iota
+	// opCreate: the request-URI is being created (PUT, MKCOL, LOCK of an
+	// unmapped URL).
+	opCreate
+	// opDest: the destination of COPY and MOVE.
+	opDest
+)
+
+// statusCanceled is logged for requests whose client went away (nginx's
+// convention); the client never sees it.
+const statusCanceled = 499
+
+// statusTable maps driver errors to HTTP status codes, first match wins;
+// byOp overrides the status for some ops. This is the only place where
+// driver errors become statuses.
+var statusTable = []struct {
+	err    error
+	status int
+	byOp   map[op]int
+}{
+	{err: context.Canceled, status: statusCanceled},
+	{err: context.DeadlineExceeded, status: http.StatusServiceUnavailable},
+	{err: decomposedfs.ErrInvalidName, status: http.StatusBadRequest},
+	{err: decomposedfs.ErrInvalidRef, status: http.StatusBadRequest},
+	{err: decomposedfs.ErrInvalidChecksum, status: http.StatusBadRequest},
+	// ownCloud answers a checksum mismatch with 400, and clients retry.
+	{err: decomposedfs.ErrChecksumMismatch, status: http.StatusBadRequest},
+	{err: decomposedfs.ErrSizeMismatch, status: http.StatusBadRequest},
+	{err: decomposedfs.ErrRange, status: http.StatusRequestedRangeNotSatisfiable},
+	{err: decomposedfs.ErrPrecondition, status: http.StatusPreconditionFailed},
+	{err: decomposedfs.ErrLocked, status: http.StatusLocked},
+	// UNLOCK with a token that does not apply is 409 (RFC 4918, 9.11.1);
+	// a LOCK refresh with one is 412.
+	{err: decomposedfs.ErrNoSuchLock, status: http.StatusConflict},
+	{err: decomposedfs.ErrTooLarge, status: http.StatusInsufficientStorage},
+	// Copying or moving a folder into itself, or a resource onto itself
+	// (RFC 4918, 9.8.5 and 9.9.4).
+	{err: decomposedfs.ErrCycle, status: http.StatusForbidden},
+	{err: decomposedfs.ErrRoot, status: http.StatusForbidden},
+	// A move between spaces is not done here: like a destination on
+	// another server (RFC 4918, 9.9.4).
+	{err: decomposedfs.ErrCrossSpace, status: http.StatusBadGateway},
+	// A path through a file: nothing there to read; nowhere to create.
+	{err: decomposedfs.ErrNotDir, status: http.StatusNotFound, byOp: map[op]int{opCreate: http.StatusConflict, opDest: http.StatusConflict}},
+	// PUT onto a collection.
+	{err: decomposedfs.ErrIsDir, status: http.StatusMethodNotAllowed, byOp: map[op]int{opDest: http.StatusConflict}},
+	// MKCOL of an existing name (RFC 4918, 9.3.1); COPY or MOVE with
+	// "Overwrite: F" onto an existing target (9.8.5).
+	{err: decomposedfs.ErrExist, status: http.StatusConflict, byOp: map[op]int{opCreate: http.StatusMethodNotAllowed, opDest: http.StatusPreconditionFailed}},
+	// A missing parent: 409 for anything that creates (9.3.1, 9.7.1).
+	{err: decomposedfs.ErrNotFound, status: http.StatusNotFound, byOp: map[op]int{opCreate: http.StatusConflict, opDest: http.StatusConflict}},
+	{err: decomposedfs.ErrCorrupt, status: http.StatusInternalServerError},
+}
+
+// statusOf returns the HTTP status for a driver error in the role o.
+func statusOf(err error, o op) int {
+	for _, row := range statusTable {
+		if errors.Is(err, row.err) {
+			if s, ok := row.byOp[o]; ok {
+				return s
+			}
+			return row.status
+		}
+	}
+	return http.StatusInternalServerError
+}

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// httpError is an error with the status it answers, and optionally the
+// DAV: precondition element (RFC 4918, 16) that names the reason in an
+// XML error body.
+type httpError struct {
+	status int
+	err    error
+	cond   string
+}
+
+func (e *httpError) Error() string { return e.err.Error() }
+func (e *httpError) Unwrap() error { return e.err }
+
+// fail classifies a driver error for the role o of the resource it is
+// about.
+func fail(err error, o op) error {
+	var he *httpError
+	if errors.As(err, &he) {
+		return err
+	}
+	return &httpError{status: statusOf(err, o), err: err}
+}
+
+// errorf is an error answering status.
+func errorf(status int, format string, args ...any) error {
+	return &httpError{status: status, err: fmt.Errorf(format, args...)}
+}
+
+// condError is an error answering status with a DAV: condition element.
+func condError(status int, cond string, format string, args ...any) error {
+	return &httpError{status: status, err: fmt.Errorf(format, args...), cond: cond}
+}
+
+// writeError answers a request with err's status, unless a response has
+// begun already. The body says no more than the status: driver messages
+// name ids and paths that a status of 404 must not reveal.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	setLogErr(r.Context(), err)
+	status := http.StatusInternalServerError
+	cond := ""
+	var he *httpError
+	if errors.As(err, &he) {
+		status, cond = he.status, he.cond
+	} else {
+		status = statusOf(err, opRead)
+	}
+	if rw, ok := w.(*respWriter); ok && rw.written() {
+		return
+	}
+	if status == statusCanceled {
+		// The client is gone, or the server is shutting down: in the
+		// latter case the client may still read this.
+		status = http.StatusServiceUnavailable
+	}
+	if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestHeaderFieldsTooLarge {
+		w.Header().Set("Connection", "close")
+	}
+	if cond != "" {
+		body := xmlHeader + `<d:error xmlns:d="DAV:"><d:` + cond + `/></d:error>` + "\n"
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+		return
+	}
+	writeText(w, status, strconv.Itoa(status)+" "+http.StatusText(status)+"\n")
+}

@@ -1,0 +1,333 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/s3dfs/s3dfs/decomposedfs"
+)
+
+// Authenticator checks the credentials of a request.
+type Authenticator interface {
+	// Authenticate returns the user that r's Authorization header
+	// authenticates. ok is false for missing, malformed or wrong
+	// credentials (401); err is set when the check itself failed (500).
+	// It must be safe for concurrent use.
+	Authenticate(r *http.Request) (user string, ok bool, err error)
+}
+
+// Extension serves requests that WebDAV does not, on the same routes (TUS
+// uploads to a folder, say). Extensions see authenticated, authorised
+// requests only.
+type Extension interface {
+	// Match reports whether the extension serves r.
+	Match(r *http.Request) bool
+	// Serve serves r on the resolved target. Lock tokens of the request's
+	// If header are in r's context (decomposedfs.WithLockTokens).
+	Serve(w http.ResponseWriter, r *http.Request, t *Target)
+	// Advertise adds the extension's headers to OPTIONS responses.
+	Advertise(h http.Header)
+}
+
+// Options configure a Handler.
+type Options struct {
+	// Auth checks credentials; required.
+	Auth Authenticator
+	// AllowAnonymous lets requests without an Authorization header read
+	// (OPTIONS, GET, HEAD, PROPFIND) every space; they cannot change
+	// anything, and wrong credentials are still refused.
+	AllowAnonymous bool
+	// Logger gets one line per request and the problems the handler
+	// cannot return; nil means slog.Default(). Wrap its handler with
+	// NewLogHandler to get the request id on lines logged by others with
+	// the request's context.
+	Logger *slog.Logger
+	// Registry gets the handler's metrics and is served on /metrics; nil
+	// means a new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+	// PropfindDepthLimit is how many levels a "Depth: infinity" PROPFIND
+	// may descend; deeper trees get 403 with DAV:propfind-finite-depth.
+	// 0 refuses depth infinity altogether.
+	PropfindDepthLimit int
+	// PropfindMaxResponses bounds the responses of one depth-infinity
+	// PROPFIND (403 beyond), so that one request cannot make the server
+	// walk a whole space.
+	PropfindMaxResponses int
+	// MaxXMLBody bounds XML request bodies (413 beyond).
+	MaxXMLBody int64
+	// MaxHeaderBytes bounds the request header (431 beyond); also used by
+	// NewHTTPServer.
+	MaxHeaderBytes int
+	// Extensions, tried in order before WebDAV.
+	Extensions []Extension
+	// Mounts serves other URL prefixes (say "/dav/uploads/") behind the
+	// same authentication, logging and metrics; the handler gets the user
+	// with UserFromContext.
+	Mounts map[string]http.Handler
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options {
+	return Options{
+		PropfindDepthLimit:   16,
+		PropfindMaxResponses: 100000,
+		MaxXMLBody:           1 << 20,
+		MaxHeaderBytes:       64 << 10,
+	}
+}
+
+// Validate rejects unusable options.
+func (o Options) Validate() error {
+	switch {
+	case o.Auth == nil:
+		return errors.New("server: Options.Auth is required")
+	case o.PropfindDepthLimit < 0:
+		return fmt.Errorf("server: negative PropfindDepthLimit %d", o.PropfindDepthLimit)
+	case o.PropfindMaxResponses < 1:
+		return fmt.Errorf("server: PropfindMaxResponses %d, want at least 1", o.PropfindMaxResponses)
+	case o.MaxXMLBody < 1024:
+		return fmt.Errorf("server: MaxXMLBody %d, want at least 1024", o.MaxXMLBody)
+	case o.MaxHeaderBytes < 4096:
+		return fmt.Errorf("server: MaxHeaderBytes %d, want at least 4096", o.MaxHeaderBytes)
+	}
+	for p := range o.Mounts {
+		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
+			return fmt.Errorf("server: mount %q must start and end with '/'", p)
+		}
+	}
+	return nil
+}
+
+// Handler is the HTTP handler of s3dfs serve. It is safe for concurrent
+// use.
+type Handler struct {
+	fs      *decomposedfs.FS
+	opts    Options
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *metrics
+	// ensured holds the users whose personal space is known to exist.
+	ensured sync.Map
+}
+
+// New returns the handler serving fs.
+func New(fs *decomposedfs.FS, opts Options) (*Handler, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{fs: fs, opts: opts, log: opts.Logger, reg: opts.Registry}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if _, ok := h.log.Handler().(*logHandler); !ok {
+		h.log = slog.New(NewLogHandler(h.log.Handler()))
+	}
+	if h.reg == nil {
+		h.reg = prometheus.NewRegistry()
+		h.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	m, err := newMetrics(h.reg, fs)
+	if err != nil {
+		return nil, err
+	}
+	h.metrics = m
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.observe(w, r, h.serve)
+}
+
+// serve routes a request once it has an id, a log and metrics.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
+	if headerSize(r) > h.opts.MaxHeaderBytes {
+		h.writeError(w, r, &httpError{status: http.StatusRequestHeaderFieldsTooLarge, err: errors.New("request header too large")})
+		return
+	}
+	switch r.URL.Path {
+	case "/healthz":
+		writeText(w, http.StatusOK, "ok\n")
+		return
+	case "/readyz":
+		h.ready(w, r)
+		return
+	case "/metrics":
+		promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelError)}).ServeHTTP(w, r)
+		return
+	case "*":
+		if r.Method == http.MethodOptions {
+			h.writeOptionsHeaders(w, nil)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+	}
+	for prefix, mh := range h.opts.Mounts {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			user, ok := h.authenticate(w, r, false)
+			if !ok {
+				return
+			}
+			mh.ServeHTTP(w, r.WithContext(withUser(r.Context(), user)))
+			return
+		}
+	}
+	rt, err := parseRoute(r.URL.EscapedPath())
+	switch {
+	case errors.Is(err, errNoRoute):
+		h.writeError(w, r, &httpError{status: http.StatusNotFound, err: err})
+		return
+	case err != nil:
+		h.writeError(w, r, &httpError{status: http.StatusBadRequest, err: err})
+		return
+	}
+	user, ok := h.authenticate(w, r, readOnly(r.Method))
+	if !ok {
+		return
+	}
+	t, err := h.authorize(r.Context(), rt, user)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.dav(w, r, t)
+}
+
+// ready answers /readyz: the metadata volume and the blob store answer.
+func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := h.fs.Ready(ctx); err != nil {
+		h.log.WarnContext(r.Context(), "not ready", "err", err)
+		writeText(w, http.StatusServiceUnavailable, "not ready\n")
+		return
+	}
+	writeText(w, http.StatusOK, "ready\n")
+}
+
+// readOnly reports whether a method may be served to anonymous users.
+func readOnly(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, "PROPFIND":
+		return true
+	}
+	return false
+}
+
+// authenticate checks the request's credentials; on failure it has written
+// the response. anonymousOK allows a request without credentials when the
+// options allow anonymous access.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, anonymousOK bool) (string, bool) {
+	if r.Header.Get("Authorization") == "" && anonymousOK && h.opts.AllowAnonymous {
+		return "", true
+	}
+	user, ok, err := h.opts.Auth.Authenticate(r)
+	if err != nil {
+		h.writeError(w, r, fmt.Errorf("server: authenticate: %w", err))
+		return "", false
+	}
+	if !ok {
+		w.Header().Add("WWW-Authenticate", `Basic realm="s3dfs", charset="UTF-8"`)
+		w.Header().Add("WWW-Authenticate", `Bearer realm="s3dfs"`)
+		h.writeError(w, r, &httpError{status: http.StatusUnauthorized, err: errors.New("missing or wrong credentials")})
+		return "", false
+	}
+	setLogUser(r.Context(), user)
+	return user, true
+}
+
+// errHidden is the one answer for a space that does not exist and a space
+// the user may not see.
+var errHidden = &httpError{status: http.StatusNotFound, err: errors.New("no such space")}
+
+// authorize resolves a route to a space the user may see. Every way of
+// not seeing a space gives errHidden.
+func (h *Handler) authorize(ctx context.Context, rt route, user string) (*Target, error) {
+	t := &Target{User: user, Path: rt.path, Base: rt.base}
+	var sid string
+	switch rt.kind {
+	case routeWebDAV:
+		if user == "" {
+			return nil, &httpError{status: http.StatusUnauthorized, err: errors.New("anonymous request for a personal space")}
+		}
+		sid = decomposedfs.PersonalSpaceID(user)
+		if err := h.ensurePersonal(ctx, user); err != nil {
+			return nil, err
+		}
+	case routeFiles:
+		if user != "" && rt.name != user {
+			return nil, errHidden
+		}
+		sid = decomposedfs.PersonalSpaceID(rt.name)
+		if user != "" {
+			if err := h.ensurePersonal(ctx, user); err != nil {
+				return nil, err
+			}
+		}
+	case routeSpaces:
+		sid = strings.ToLower(rt.name)
+	}
+	si, err := h.fs.GetSpace(ctx, sid)
+	if errors.Is(err, decomposedfs.ErrNotFound) || errors.Is(err, decomposedfs.ErrInvalidRef) {
+		return nil, errHidden
+	}
+	if err != nil {
+		return nil, err
+	}
+	if user != "" && si.Owner != user {
+		return nil, errHidden
+	}
+	t.Space = si
+	return t, nil
+}
+
+// ensurePersonal creates a user's personal space on the user's first
+// login (idempotent across processes: the id is fixed).
+func (h *Handler) ensurePersonal(ctx context.Context, user string) error {
+	if _, ok := h.ensured.Load(user); ok {
+		return nil
+	}
+	_, err := h.fs.EnsureSpace(ctx, decomposedfs.SpaceSpec{
+		ID: decomposedfs.PersonalSpaceID(user), Type: "personal", Name: user, Owner: user,
+	})
+	if err != nil {
+		return fmt.Errorf("server: personal space of %s: %w", user, err)
+	}
+	h.ensured.Store(user, struct{}{})
+	return nil
+}
+
+// headerSize is the size of the request header as the client sent it,
+// near enough.
+func headerSize(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+type userKey struct{}
+
+func withUser(ctx context.Context, user string) context.Context {
+	return context.WithValue(ctx, userKey{}, user)
+}
+
+// UserFromContext returns the authenticated user of a request served by
+// a mount ("" for anonymous).
+func UserFromContext(ctx context.Context) string {
+	u, _ := ctx.Value(userKey{}).(string)
+	return u
+}

@@ -1,0 +1,232 @@
+package server
+
+import (
+	"bufio"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
+
+// The prefixes of responses. Responses never declare a default namespace,
+// so that dead property values (see innerXML), which assume none, embed
+// as they are.
+const msOpen = `<d:multistatus xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">`
+
+// escapeText writes s as XML character data. Characters that XML 1.0
+// cannot carry at all (control characters in a file name, say) become
+// U+FFFD; carriage returns are escaped so that they survive parsing.
+func escapeText(b *strings.Builder, s string) {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		var rep string
+		width := 1
+		switch {
+		case c == '<':
+			rep = "&lt;"
+		case c == '>':
+			rep = "&gt;"
+		case c == '&':
+			rep = "&amp;"
+		case c == '\r':
+			rep = "&#xD;"
+		case c < 0x20 && c != '\t' && c != '\n':
+			rep = "\uFFFD"
+		case c >= utf8.RuneSelf:
+			r, w := utf8.DecodeRuneInString(s[i:])
+			width = w
+			if r == utf8.RuneError && w == 1 || r == 0xFFFE || r == 0xFFFF {
+				rep = "\uFFFD"
+			}
+		}
+		if rep != "" {
+			b.WriteString(s[start:i])
+			b.WriteString(rep)
+			start = i + width
+		}
+		i += width
+	}
+	b.WriteString(s[start:])
+}
+
+// escapeAttr writes s as the value of a double-quoted attribute.
+func escapeAttr(b *strings.Builder, s string) {
+	if !strings.ContainsAny(s, "\"\t\n") {
+		escapeText(b, s)
+		return
+	}
+	var t strings.Builder
+	escapeText(&t, s)
+	r := strings.NewReplacer(`"`, "&quot;", "\t", "&#x9;", "\n", "&#xA;")
+	b.WriteString(r.Replace(t.String()))
+}
+
+// propName is a property's expanded name.
+type propName struct {
+	ns, local string
+}
+
+func (p propName) clark() string { return "{" + p.ns + "}" + p.local }
+
+// parseClark splits "{ns}local"; ok is false for keys of another form.
+func parseClark(k string) (propName, bool) {
+	if !strings.HasPrefix(k, "{") {
+		return propName{}, false
+	}
+	i := strings.IndexByte(k, '}')
+	if i < 0 || i == len(k)-1 {
+		return propName{}, false
+	}
+	return propName{ns: k[1:i], local: k[i+1:]}, true
+}
+
+// openTag writes the start tag of a property element, declaring its
+// namespace on it unless it is DAV: or oc: (declared on the root).
+func openTag(b *strings.Builder, p propName, lang string, empty bool) {
+	b.WriteByte('<')
+	switch p.ns {
+	case nsDAV:
+		b.WriteString("d:")
+		b.WriteString(p.local)
+	case nsOC:
+		b.WriteString("oc:")
+		b.WriteString(p.local)
+	case "":
+		b.WriteString(p.local)
+	default:
+		b.WriteString("x:")
+		b.WriteString(p.local)
+		b.WriteString(` xmlns:x="`)
+		escapeAttr(b, p.ns)
+		b.WriteByte('"')
+	}
+	if lang != "" {
+		b.WriteString(` xml:lang="`)
+		escapeAttr(b, lang)
+		b.WriteByte('"')
+	}
+	if empty {
+		b.WriteString("/>")
+	} else {
+		b.WriteByte('>')
+	}
+}
+
+func closeTag(b *strings.Builder, p propName) {
+	b.WriteString("</")
+	switch p.ns {
+	case nsDAV:
+		b.WriteString("d:")
+	case nsOC:
+		b.WriteString("oc:")
+	case "":
+	default:
+		b.WriteString("x:")
+	}
+	b.WriteString(p.local)
+	b.WriteByte('>')
+}
+
+// propValue is a property for a response: its inner XML, ready to embed.
+type propValue struct {
+	name  propName
+	lang  string
+	inner string
+}
+
+func (v propValue) write(b *strings.Builder) {
+	if v.inner == "" {
+		openTag(b, v.name, v.lang, true)
+		return
+	}
+	openTag(b, v.name, v.lang, false)
+	b.WriteString(v.inner)
+	closeTag(b, v.name)
+}
+
+// msWriter streams a multistatus response. Each response is built in a
+// reused buffer and written through a bufio.Writer, so a listing of
+// thousands of entries costs no more memory than one entry.
+type msWriter struct {
+	w   *bufio.Writer
+	buf strings.Builder
+}
+
+func newMSWriter(w http.ResponseWriter) *msWriter {
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.WriteHeader(http.StatusMultiStatus)
+	m := &msWriter{w: bufio.NewWriterSize(w, 32<<10)}
+	m.w.WriteString(xmlHeader + msOpen)
+	return m
+}
+
+func statusLine(code int) string {
+	return "HTTP/1.1 " + strconv.Itoa(code) + " " + http.StatusText(code)
+}
+
+// propstat is one propstat element: properties sharing a status.
+type propstat struct {
+	status int
+	props  []propValue
+	// names only: write empty elements (PROPFIND propname, and statuses
+	// other than 200).
+	namesOnly bool
+	cond      string // a DAV: condition for the error element
+}
+
+func (m *msWriter) response(href string, stats ...propstat) error {
+	b := &m.buf
+	b.Reset()
+	b.WriteString("<d:response><d:href>")
+	escapeText(b, href)
+	b.WriteString("</d:href>")
+	written := false
+	for _, ps := range stats {
+		if len(ps.props) == 0 {
+			continue
+		}
+		written = true
+		b.WriteString("<d:propstat><d:prop>")
+		for _, p := range ps.props {
+			if ps.namesOnly {
+				openTag(b, p.name, "", true)
+			} else {
+				p.write(b)
+			}
+		}
+		b.WriteString("</d:prop><d:status>")
+		b.WriteString(statusLine(ps.status))
+		b.WriteString("</d:status>")
+		if ps.cond != "" {
+			b.WriteString("<d:error><d:" + ps.cond + "/></d:error>")
+		}
+		b.WriteString("</d:propstat>")
+	}
+	if !written { // a response needs a propstat, even for no properties
+		b.WriteString("<d:propstat><d:prop/><d:status>" + statusLine(http.StatusOK) + "</d:status></d:propstat>")
+	}
+	b.WriteString("</d:response>")
+	_, err := m.w.WriteString(b.String())
+	return err
+}
+
+// status writes a response with a status instead of properties.
+func (m *msWriter) status(href string, code int) error {
+	b := &m.buf
+	b.Reset()
+	b.WriteString("<d:response><d:href>")
+	escapeText(b, href)
+	b.WriteString("</d:href><d:status>")
+	b.WriteString(statusLine(code))
+	b.WriteString("</d:status></d:response>")
+	_, err := m.w.WriteString(b.String())
+	return err
+}
+
+func (m *msWriter) close() error {
+	m.w.WriteString("</d:multistatus>\n")
+	return m.w.Flush()
+}
