@@ -191,7 +191,7 @@ func (c *Cache[V]) Put(key string, path Path, st Stamp, value V, cost int64) *En
 	e := &Entry[V]{Path: path, Stamp: st, Value: value}
 	e.checked.Store(monotonic())
 	if c.r != nil {
-		c.r.Set(key, e, cost+int64(len(key))+int64(len(path.s))+entryOverhead)
+		c.r.Set(key, e, cost+int64(len(key))+int64(len(path.c))+entryOverhead)
 	}
 	return e
 }

@@ -59,11 +59,16 @@ func NewPath(p string) Path {
 			panic("cache: NUL byte in path")
 		}
 	}
-	return Path{s: p, c: c}
+	return Path{c: c}
 }
 
 // String returns the path.
-func (p Path) String() string { return p.s }
+func (p Path) String() string {
+	if len(p.c) == 0 {
+		return ""
+	}
+	return string(p.c[:len(p.c)-1])
+}
 
 // Stat returns the stamp of the file at p without following a final symlink
 // (record and directory paths never are symlinks). A missing file gives an
@@ -71,7 +76,7 @@ func (p Path) String() string { return p.s }
 func (p Path) Stat() (Stamp, error) {
 	var st unix.Stat_t
 	if err := fstatat(unix.AT_FDCWD, p.c, &st); err != nil {
-		return Stamp{}, &os.PathError{Op: "stat", Path: p.s, Err: err}
+		return Stamp{}, &os.PathError{Op: "stat", Path: p.String(), Err: err}
 	}
 	return StampOf(&st), nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"reflect"
+	"unsafe"
 
 	"github.com/s3dfs/s3dfs/cache"
 	"github.com/vmihailenco/msgpack/v5"
@@ -93,7 +94,6 @@ type Node struct {
 	Stamp cache.Stamp `msgpack:"-"`
 
 	etag    string
-	sumsHex [3]string // SHA-1, MD5, Adler-32 in hex, set by Seal
 	unknown map[string]msgpack.RawMessage
 }
 
@@ -149,18 +149,23 @@ func (n *Node) Etag() string {
 
 // Seal precomputes derived values. Backends call it before sharing a Node
 // with their cache, so that reads of a cached node allocate nothing.
-func (n *Node) Seal() {
-	n.etag = n.computeEtag()
-	n.sumsHex = [3]string{hex.EncodeToString(n.Checksums.SHA1), hex.EncodeToString(n.Checksums.MD5), hex.EncodeToString(n.Checksums.Adler32)}
-}
+func (n *Node) Seal() { n.etag = n.computeEtag() }
 
-// ChecksumsHex returns the checksums in lower-case hex ("" where unknown).
+// ChecksumsHex returns the checksums in lower-case hex ("" where unknown),
+// with one allocation for all three: they are not kept in hex, since a
+// cached node's memory matters more than this allocation.
 func (n *Node) ChecksumsHex() (sha1, md5, adler32 string) {
-	h := n.sumsHex
-	if h == ([3]string{}) && len(n.Checksums.SHA1)+len(n.Checksums.MD5)+len(n.Checksums.Adler32) > 0 {
-		h = [3]string{hex.EncodeToString(n.Checksums.SHA1), hex.EncodeToString(n.Checksums.MD5), hex.EncodeToString(n.Checksums.Adler32)}
+	c := n.Checksums
+	l1, l2, l3 := 2*len(c.SHA1), 2*len(c.MD5), 2*len(c.Adler32)
+	if l1+l2+l3 == 0 {
+		return "", "", ""
 	}
-	return h[0], h[1], h[2]
+	buf := make([]byte, l1+l2+l3)
+	hex.Encode(buf, c.SHA1)
+	hex.Encode(buf[l1:], c.MD5)
+	hex.Encode(buf[l1+l2:], c.Adler32)
+	s := unsafe.String(&buf[0], len(buf)) // buf is not written again
+	return s[:l1], s[l1 : l1+l2], s[l1+l2:]
 }
 
 func (n *Node) computeEtag() string {
@@ -184,7 +189,7 @@ func (n *Node) computeEtag() string {
 // are dropped; unknown fields are kept.
 func (n *Node) Clone() *Node {
 	c := *n
-	c.etag, c.sumsHex = "", [3]string{}
+	c.etag = ""
 	c.Checksums.SHA1 = bytes.Clone(n.Checksums.SHA1)
 	c.Checksums.MD5 = bytes.Clone(n.Checksums.MD5)
 	c.Checksums.Adler32 = bytes.Clone(n.Checksums.Adler32)

@@ -74,12 +74,15 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next http.Hand
 	ctx := context.WithValue(r.Context(), reqInfoKey{}, info)
 	w.Header().Set("X-Request-Id", info.id)
 	rw := &respWriter{ResponseWriter: w}
+	// A shallow copy: the server's own request must keep its body, which
+	// it inspects after the handler (an unread "Expect: 100-continue"
+	// body closes the connection instead of being drained).
+	r = r.WithContext(ctx)
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		body = &countingBody{ReadCloser: r.Body}
 		r.Body = body
 	}
-	r = r.WithContext(ctx)
 	h.metrics.inFlight.Inc()
 	defer func() {
 		h.metrics.inFlight.Dec()

@@ -25,6 +25,7 @@ type Backend struct {
 	listings *cache.Cache[*metadata.Listing] // folder id -> listing, validated by the folder directory
 	names    *cache.Cache[string]            // folder id + "/" + name -> child id ("" = no such name), same
 	spaces   *cache.Cache[*metadata.Space]   // space id -> record, validated by space.mpk
+	spaceIDs sync.Map                        // interned space ids
 	nsFiles  sync.Map                        // space id -> *nsHandle
 	nsOpen   atomic.Int64                    // descriptors kept in nsFiles
 }

@@ -30,6 +30,8 @@ func (b *Backend) ReadNode(ctx context.Context, sid, id string) (*metadata.Node,
 		if err != nil {
 			return cache.Path{}, cache.Stamp{}, nil, 0, err
 		}
+		// Every cached node of a space shares one copy of its space id.
+		n.SpaceID = b.internSpace(sid)
 		return cache.NewPath(path), n.Stamp, n, nodeCost(n), nil
 	})
 	if err != nil {
@@ -228,4 +230,10 @@ func readDirNames(dir string) ([]string, error) {
 	}
 	defer f.Close()
 	return f.Readdirnames(-1)
+}
+
+// internSpace returns the canonical copy of a space id string.
+func (b *Backend) internSpace(sid string) string {
+	v, _ := b.spaceIDs.LoadOrStore(sid, sid)
+	return v.(string)
 }
