@@ -32,11 +32,11 @@ func (h *Handler) get(q *davReq) error {
 		return h.listing(q, ri)
 	}
 	hd.Set("ETag", ri.Etag)
-	hd.Set("OC-ETag", ri.Etag)
-	hd.Set("OC-FileId", ri.SpaceID+"!"+ri.ID)
+	hd["OC-ETag"] = []string{ri.Etag}
+	hd["OC-FileId"] = []string{ri.SpaceID + "!" + ri.ID}
 	hd.Set("Content-Type", ri.MimeType)
 	if ri.Checksums.SHA1 != "" {
-		hd.Set("OC-Checksum", "SHA1:"+ri.Checksums.SHA1)
+		hd["OC-Checksum"] = []string{"SHA1:" + ri.Checksums.SHA1}
 	}
 	c := &lazyContent{
 		ctx:     q.ctx,

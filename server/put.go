@@ -68,13 +68,15 @@ func (h *Handler) put(q *davReq) error {
 	if err != nil {
 		return fail(err, opCreate)
 	}
+	// ownCloud's header names, spelled as ownCloud spells them: some
+	// clients compare them case-sensitively.
 	hd := q.w.Header()
 	hd.Set("ETag", ri.Etag)
-	hd.Set("OC-ETag", ri.Etag)
-	hd.Set("OC-FileId", ri.SpaceID+"!"+ri.ID)
+	hd["OC-ETag"] = []string{ri.Etag}
+	hd["OC-FileId"] = []string{ri.SpaceID + "!" + ri.ID}
 	hd.Set("Last-Modified", ri.Mtime.UTC().Format(http.TimeFormat))
 	if !opts.Mtime.IsZero() {
-		hd.Set("X-OC-Mtime", "accepted")
+		hd["X-OC-MTime"] = []string{"accepted"}
 	}
 	hd.Set("Content-Length", "0")
 	if existing == nil {

@@ -26,8 +26,9 @@ type Backend struct {
 	names    *cache.Cache[string]            // folder id + "/" + name -> child id ("" = no such name), same
 	spaces   *cache.Cache[*metadata.Space]   // space id -> record, validated by space.mpk
 	spaceIDs sync.Map                        // interned space ids
-	nsFiles  sync.Map                        // space id -> *nsHandle
-	nsOpen   atomic.Int64                    // descriptors kept in nsFiles
+
+	handles     sync.Map     // space id -> *spaceHandle
+	handlesOpen atomic.Int64 // spaces with kept descriptors
 }
 
 var _ metadata.Backend = (*Backend)(nil)
@@ -72,7 +73,12 @@ func (b *Backend) Close() error {
 	b.listings.Close()
 	b.names.Close()
 	b.spaces.Close()
-	b.nsFiles.Range(func(_, h any) bool { h.(*nsHandle).close(b); return true })
+	b.handles.Range(func(_, h any) bool {
+		if fd := h.(*spaceHandle).nsFD; fd >= 0 {
+			unix.Close(fd)
+		}
+		return true
+	})
 	return b.locks.close()
 }
 
@@ -284,78 +290,91 @@ func (b *Backend) ListSpaces(ctx context.Context, fn func(*metadata.Space) error
 // descriptor of it always shows its current stamp: fstat(2) of a kept
 // descriptor costs a fraction of a stat(2) by path, and this is on the path
 // of every cached path lookup. (If the space is removed, the descriptor's
-// inode has no links left, which reads as "not found".) Descriptors are kept
-// for up to maxNSFiles spaces; beyond that the path is stat'ed.
+// inode has no links left, which reads as "not found".)
 func (b *Backend) NamespaceVersion(ctx context.Context, sid string) (cache.Stamp, error) {
-	h, ok := b.nsFiles.Load(sid)
-	if !ok {
-		if err := validIDs(sid); err != nil {
-			return cache.Stamp{}, err
-		}
-		h, err := b.openNS(sid)
-		if err != nil {
-			return cache.Stamp{}, err
-		}
-		return h.stamp(sid)
+	h, err := b.space(sid)
+	if err != nil {
+		return cache.Stamp{}, err
 	}
-	return h.(*nsHandle).stamp(sid)
-}
-
-const maxNSFiles = 4096
-
-// nsHandle is a space's ns file: an open descriptor when one is kept, its
-// path otherwise.
-type nsHandle struct {
-	path cache.Path
-	fd   int // -1 if none is kept
-}
-
-func (b *Backend) openNS(sid string) (*nsHandle, error) {
-	path := filepath.Join(b.spacePath(sid), nsFile)
-	h := &nsHandle{path: cache.NewPath(path), fd: -1}
-	if b.nsOpen.Add(1) <= maxNSFiles {
-		fd, err := openRetry(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			b.nsOpen.Add(-1)
-			if errors.Is(err, unix.ENOENT) {
-				return nil, fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
-			}
-			return nil, &os.PathError{Op: "open", Path: path, Err: err}
-		}
-		h.fd = fd
-	} else {
-		b.nsOpen.Add(-1)
-	}
-	if old, loaded := b.nsFiles.LoadOrStore(sid, h); loaded {
-		h.close(b)
-		return old.(*nsHandle), nil
-	}
-	return h, nil
-}
-
-func (h *nsHandle) close(b *Backend) {
-	if h.fd >= 0 {
-		unix.Close(h.fd)
-		b.nsOpen.Add(-1)
-	}
-}
-
-func (h *nsHandle) stamp(sid string) (cache.Stamp, error) {
-	if h.fd < 0 {
-		st, err := h.path.Stat()
+	if h.nsFD < 0 {
+		st, err := cache.NewPath(filepath.Join(b.spacePath(sid), nsFile)).Stat()
 		if errors.Is(err, fs.ErrNotExist) {
 			return st, fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
 		}
 		return st, err
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(h.fd, &st); err != nil {
-		return cache.Stamp{}, &os.PathError{Op: "fstat", Path: h.path.String(), Err: err}
+	if err := unix.Fstat(h.nsFD, &st); err != nil {
+		return cache.Stamp{}, &os.PathError{Op: "fstat", Path: sid + "/" + nsFile, Err: err}
 	}
 	if st.Nlink == 0 {
+		b.spaces.Invalidate(sid)
+		b.handles.Delete(sid) // removed (and maybe created again): start over
 		return cache.Stamp{}, fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
 	}
 	return cache.StampOf(&st), nil
+}
+
+// maxHandles bounds the spaces for which descriptors are kept (two each).
+const maxHandles = 4096
+
+// spaceHandle holds a space's kept descriptors: its ns file, and its nodes
+// directory, below which record and folder paths are resolved (a stat of
+// "ab/<id>.mpk" below an open directory is cheaper than of a long absolute
+// path). Descriptors are never closed while the process uses the store:
+// cached paths refer to them (see cache.Dir).
+type spaceHandle struct {
+	nsFD  int        // -1 beyond maxHandles
+	nodes *cache.Dir // nil beyond maxHandles
+}
+
+// space returns the handle of an existing space.
+func (b *Backend) space(sid string) (*spaceHandle, error) {
+	if h, ok := b.handles.Load(sid); ok {
+		return h.(*spaceHandle), nil
+	}
+	if err := validIDs(sid); err != nil {
+		return nil, err
+	}
+	ns := filepath.Join(b.spacePath(sid), nsFile)
+	h := &spaceHandle{nsFD: -1}
+	if b.handlesOpen.Add(1) > maxHandles {
+		b.handlesOpen.Add(-1)
+		if _, err := os.Lstat(ns); err != nil {
+			return nil, fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
+		}
+		return h, nil // not kept: every call stats the ns file by path
+	}
+	fd, err := openRetry(ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		b.handlesOpen.Add(-1)
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
+		}
+		return nil, &os.PathError{Op: "open", Path: ns, Err: err}
+	}
+	nodes, err := cache.OpenDir(filepath.Join(b.spacePath(sid), nodesDir))
+	if err != nil {
+		unix.Close(fd)
+		b.handlesOpen.Add(-1)
+		return nil, fmt.Errorf("mpk: space %s: %w", sid, err)
+	}
+	h.nsFD, h.nodes = fd, nodes
+	if old, loaded := b.handles.LoadOrStore(sid, h); loaded {
+		unix.Close(fd) // nodes is never closed; see cache.Dir
+		b.handlesOpen.Add(-1)
+		return old.(*spaceHandle), nil
+	}
+	return h, nil
+}
+
+// cachePath is the path of a file below a space's nodes directory (rel is
+// "<id[0:2]>/<id>..."), relative to the kept descriptor when there is one.
+func (b *Backend) cachePath(sid, rel string) cache.Path {
+	if h, err := b.space(sid); err == nil && h.nodes != nil {
+		return h.nodes.Path(rel)
+	}
+	return cache.NewPath(b.spacePath(sid) + "/" + nodesDir + "/" + rel)
 }
 
 // bumpNamespace sets a new mtime on the space's ns file.

@@ -32,7 +32,7 @@ func (b *Backend) ReadNode(ctx context.Context, sid, id string) (*metadata.Node,
 		}
 		// Every cached node of a space shares one copy of its space id.
 		n.SpaceID = b.internSpace(sid)
-		return cache.NewPath(path), n.Stamp, n, nodeCost(n), nil
+		return b.cachePath(sid, id[:2]+"/"+id+recordExt), n.Stamp, n, nodeCost(n), nil
 	})
 	if err != nil {
 		return nil, err
@@ -79,7 +79,8 @@ func (b *Backend) Lookup(ctx context.Context, sid, parentID, name string) (*meta
 	key := parentID + "/" + name
 	e, err := b.names.GetOrLoad(key, func() (cache.Path, cache.Stamp, string, int64, error) {
 		dir := b.dirPath(sid, parentID)
-		st, err := cache.NewPath(dir).Stat()
+		cp := b.cachePath(sid, parentID[:2]+"/"+parentID)
+		st, err := cp.Stat()
 		if err != nil {
 			return cache.Path{}, st, "", 0, b.folderError(ctx, sid, parentID, err)
 		}
@@ -89,7 +90,7 @@ func (b *Backend) Lookup(ctx context.Context, sid, parentID, name string) (*meta
 		} else if err != nil {
 			return cache.Path{}, st, "", 0, err
 		}
-		return cache.NewPath(dir), st, id, int64(len(key) + len(id)), nil
+		return cp, st, id, int64(len(key) + len(id)), nil
 	})
 	if err != nil {
 		return nil, err
@@ -190,7 +191,7 @@ func (b *Backend) List(ctx context.Context, sid, parentID string) (*metadata.Lis
 
 func (b *Backend) loadListing(ctx context.Context, sid, parentID string) (cache.Path, cache.Stamp, *metadata.Listing, int64, error) {
 	dir := b.dirPath(sid, parentID)
-	path := cache.NewPath(dir)
+	path := b.cachePath(sid, parentID[:2]+"/"+parentID)
 	st, err := path.Stat()
 	if err != nil {
 		return path, st, nil, 0, b.folderError(ctx, sid, parentID, err)
