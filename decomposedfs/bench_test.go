@@ -232,3 +232,54 @@ func newBenchEnvWith(b *testing.B, o mpk.Options, lookupBytes int64) *env {
 }
 
 var timeZero time.Time
+
+// BenchmarkGetMDColdNode reads nodes that this process has never read, in a
+// process whose caches are otherwise warm (the folders above them are
+// cached): the cost of a cache miss, one record read from the kernel's page
+// cache. When the nodes run out, a fresh backend (empty caches) starts over.
+func BenchmarkGetMDColdNode(b *testing.B) {
+	const files = 3000
+	ctx := context.Background()
+	e := newBenchEnv(b, cache.Strict)
+	e.mkdir(b, "/cold")
+	ids := make([]string, files)
+	for i := range ids {
+		ri, err := e.fs.TouchFile(ctx, e.ref(fmt.Sprintf("/cold/f%d", i)), timeZero)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = ri.ID
+	}
+	fresh := func() *decomposedfs.FS {
+		meta, err := mpk.New(mpk.DefaultOptions(e.root))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { meta.Close() })
+		fs, err := decomposedfs.New(meta, e.blobs, decomposedfs.DefaultOptions())
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Warm the folders above the nodes, as a running server has them.
+		if _, err := fs.GetMD(ctx, e.ref("/cold")); err != nil {
+			b.Fatal(err)
+		}
+		meta.WaitCache()
+		fs.Resolver().Wait()
+		return fs
+	}
+	fs := fresh()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i == files {
+			b.StopTimer()
+			fs, i = fresh(), 0
+			b.StartTimer()
+		}
+		if _, err := fs.GetMD(ctx, decomposedfs.Reference{SpaceID: e.sid, NodeID: ids[i]}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

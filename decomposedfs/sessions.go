@@ -417,7 +417,7 @@ func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error
 		fs.deleteBlob(ctx, u.SpaceID, c.blobID)
 		return nil, err
 	}
-	return fs.commit(ctx, parent, ppath, u.Name, u.NodeID, c, opts)
+	return fs.commit(ctx, parent, ppath, u.Name, u.NodeID, c, opts, nil)
 }
 
 // assemble makes the upload's blob from its parts and tails.

@@ -118,16 +118,43 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 		return nil, err
 	}
 
+	// A new file's metadata is prepared while its content uploads (two
+	// file creations that would otherwise follow the upload).
+	var prepared chan prepResult
+	if lockTarget.path == ppath && opts.IfMatch == "" {
+		prepared = make(chan prepResult, 1)
+		now := cache.NextTime()
+		n := &metadata.Node{ID: nodeID, SpaceID: sid, ParentID: parent.ID, Name: name, Type: metadata.TypeFile, Mtime: now, Btime: now}
+		go func() {
+			p, err := fs.meta.PrepareNode(context.WithoutCancel(ctx), n)
+			prepared <- prepResult{p, err}
+		}()
+	}
 	c, err := fs.storeContent(ctx, sid, nodeID, r, opts)
+	var pend metadata.Pending
+	if prepared != nil {
+		if pr := <-prepared; pr.err == nil {
+			pend = pr.p
+			defer pend.Abort() // a no-op once committed
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	return fs.commit(ctx, parent, ppath, name, nodeID, c, opts)
+	return fs.commit(ctx, parent, ppath, name, nodeID, c, opts, pend)
+}
+
+type prepResult struct {
+	p   metadata.Pending
+	err error
 }
 
 // commit makes stored content a file: a new node, or the new content of the
 // file that has the name now. On failure the content's blob is deleted.
-func (fs *FS) commit(ctx context.Context, parent *metadata.Node, ppath, name, nodeID string, c content, opts UploadOptions) (*ResourceInfo, error) {
+//
+// pend, if not nil, is node nodeID prepared by PrepareNode: used if the
+// name is still free.
+func (fs *FS) commit(ctx context.Context, parent *metadata.Node, ppath, name, nodeID string, c content, opts UploadOptions, pend metadata.Pending) (*ResourceInfo, error) {
 	sid := parent.SpaceID
 	committed := false
 	defer func() {
@@ -158,7 +185,13 @@ func (fs *FS) commit(ctx context.Context, parent *metadata.Node, ppath, name, no
 			now := cache.NextTime()
 			n := &metadata.Node{ID: nodeID, SpaceID: sid, ParentID: parent.ID, Name: name, Type: metadata.TypeFile, Btime: now}
 			set(n)
-			err := fs.meta.CreateNode(ctx, n)
+			var err error
+			if pend != nil {
+				err = pend.Commit(ctx, n)
+				pend = nil // whatever happened, it is used up
+			} else {
+				err = fs.meta.CreateNode(ctx, n)
+			}
 			if errors.Is(err, ErrExist) {
 				nodeID = uuid.NewString() // the name or (rarely) the id was taken meanwhile
 				continue

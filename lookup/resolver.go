@@ -195,7 +195,7 @@ func (r *Resolver) PathOf(ctx context.Context, n *metadata.Node) (string, error)
 	if err != nil {
 		return "", err
 	}
-	p, err := r.walkUp(ctx, n)
+	p, err := r.walkUp(ctx, n, ns)
 	if err != nil {
 		return "", err
 	}
@@ -208,14 +208,25 @@ func (r *Resolver) PathOf(ctx context.Context, n *metadata.Node) (string, error)
 // gives an error instead of a hang.
 const maxDepth = 4096
 
-func (r *Resolver) walkUp(ctx context.Context, n *metadata.Node) (string, error) {
+// walkUp builds n's path from its ancestors' names, stopping early at an
+// ancestor whose path is cached and valid under namespace version ns: a
+// node read for the first time costs one step, not one per level.
+func (r *Resolver) walkUp(ctx context.Context, n *metadata.Node, ns cache.Stamp) (string, error) {
 	var names []string
+	prefix := ""
 	for cur := n; !cur.IsRoot(); {
 		if cur.Trashed != 0 {
 			return "", fmt.Errorf("%w: node %s is in the trash", metadata.ErrNotFound, n.ID)
 		}
 		if len(names) == maxDepth {
 			return "", fmt.Errorf("%w: node %s: parent chain longer than %d (a cycle?)", metadata.ErrCorrupt, n.ID, maxDepth)
+		}
+		if cur != n {
+			if e, ok := r.ids.GetUnchecked(cur.ID); ok && e.Value.ns == ns &&
+				e.Value.parentID == cur.ParentID && e.Value.name == cur.Name {
+				prefix = e.Value.path
+				break
+			}
 		}
 		names = append(names, cur.Name)
 		parent, err := r.b.ReadNode(ctx, cur.SpaceID, cur.ParentID)
@@ -224,11 +235,12 @@ func (r *Resolver) walkUp(ctx context.Context, n *metadata.Node) (string, error)
 		}
 		cur = parent
 	}
-	size := 0
+	size := len(prefix)
 	for _, s := range names {
 		size += len(s) + 1
 	}
 	buf := make([]byte, 0, size)
+	buf = append(buf, prefix...)
 	for i := len(names) - 1; i >= 0; i-- {
 		buf = append(buf, '/')
 		buf = append(buf, names[i]...)

@@ -62,6 +62,13 @@ type Backend interface {
 	// ErrNotDir if it is a file. n.ID must be new.
 	CreateNode(ctx context.Context, n *Node) error
 
+	// PrepareNode does ahead of time what it can of creating n, so that a
+	// caller busy with something else (an upload) can commit the node
+	// quickly later. The node is not linked (Lookup and List do not show
+	// it) until Pending.Commit, which has CreateNode's semantics; a Pending that is not committed must be
+	// aborted. Only files can be prepared.
+	PrepareNode(ctx context.Context, n *Node) (Pending, error)
+
 	// UpdateNode applies fn to a copy of the node read from the store (never
 	// from a cache) while holding the node's lock, and stores the result.
 	// fn may change anything but the identity and the link (ID, SpaceID,
@@ -121,6 +128,18 @@ type Backend interface {
 
 	// Close releases the backend's resources.
 	Close() error
+}
+
+// Pending is a node prepared by PrepareNode.
+type Pending interface {
+	// Commit stores final (same ID, SpaceID, ParentID, Name and Type as
+	// prepared; any other field may differ) and links it into its parent,
+	// with CreateNode's errors. After an error the Pending must still be
+	// aborted.
+	Commit(ctx context.Context, final *Node) error
+	// Abort discards the preparation. After a successful Commit it does
+	// nothing; it may be called more than once.
+	Abort()
 }
 
 // Listing is the content of a folder.

@@ -45,6 +45,7 @@ func Run(t *testing.T, h Harness) {
 		{"Trash", trashTests},
 		{"Propagate", propagateTests},
 		{"Purge", purgeTests},
+		{"Prepare", prepareTests},
 		{"Concurrency", concurrencyTests},
 		{"Coherence", coherenceTests},
 	}

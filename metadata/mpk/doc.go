@@ -12,6 +12,8 @@
 //	    nodes/<id[0:2]>/<id>/            a folder's directory: one symlink per child,
 //	                                     named by the child's name, pointing at the child's id
 //	    nodes/<id[0:2]>/.<id>.mpk.*.tmp  a record being replaced (a leftover one is garbage)
+//	    nodes/<id[0:2]>/.pending.<id>    the link of a prepared node, renamed into its
+//	                                     parent by Commit (a leftover one is garbage)
 //	    trash/<id>                       symlink -> id: the node is in the trash; its
 //	                                     lstat mtime is when it got there
 //
@@ -36,6 +38,9 @@
 //	CreateNode, file       2  the record (written in place: no reader can see it
 //	                          before the link exists, so no temp file), the link
 //	CreateNode, folder     3  the record, the directory, the link
+//	PrepareNode + Commit   2  both in PrepareNode, which runs while an upload
+//	                          streams; Commit renames the link into place
+//	                          (RENAME_NOREPLACE) and creates nothing
 //	UpdateNode             1  the temp file that replaces the record
 //	MoveNode               1  the record's temp file (the link is renamed);
 //	                          replacing a target adds 2 (its trash entry, its record)
