@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/s3dfs/s3dfs/blobstore"
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/cache"
 	"github.com/s3dfs/s3dfs/decomposedfs"
@@ -187,6 +188,17 @@ func BenchmarkUpload(b *testing.B) {
 			for b.Loop() {
 				i++
 				if _, err := e.fs.Upload(ctx, e.ref(fmt.Sprintf("/up/%s-%d", label, i)), bytes.NewReader(data), decomposedfs.UploadOptions{Size: int64(size)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(label+"/blobstore-Put", func(b *testing.B) {
+			b.SetBytes(int64(size))
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := e.blobs.Put(ctx, fmt.Sprintf("put/%s-%d", label, i), bytes.NewReader(data), int64(size), blobstore.PutOptions{
+					Metadata: map[string]string{"space": e.sid, "node": e.sid}}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -176,7 +176,7 @@ func (fs *FS) resolveParent(ctx context.Context, ref Reference) (*metadata.Node,
 // returned, since the operation itself has already happened.
 func (fs *FS) propagate(ctx context.Context, sid, folderID string, delta int64) error {
 	if err := fs.meta.Propagate(ctx, sid, folderID, delta); err != nil {
-		fs.log.Error("propagation failed; tree sizes may lag until check --repair", "space", sid, "folder", folderID, "delta", delta, "err", err)
+		fs.log.ErrorContext(ctx, "propagation failed; tree sizes may lag until check --repair", "space", sid, "folder", folderID, "delta", delta, "err", err)
 		return err
 	}
 	return nil
@@ -189,6 +189,6 @@ func (fs *FS) deleteBlob(ctx context.Context, sid, blobID string) {
 		return
 	}
 	if err := fs.blobs.Delete(context.WithoutCancel(ctx), BlobKey(sid, blobID)); err != nil {
-		fs.log.Warn("could not delete an unreferenced blob; check will report it as an orphan", "space", sid, "blob", blobID, "err", err)
+		fs.log.WarnContext(ctx, "could not delete an unreferenced blob; check will report it as an orphan", "space", sid, "blob", blobID, "err", err)
 	}
 }

@@ -461,7 +461,7 @@ func (fs *FS) endUpload(ctx context.Context, u *metadata.Upload) {
 		fs.deleteBlob(ctx, u.SpaceID, t.BlobID)
 	}
 	if err := fs.meta.DeleteUpload(ctx, u.ID); err != nil {
-		fs.log.Warn("could not delete a finished upload's record", "upload", u.ID, "err", err)
+		fs.log.WarnContext(ctx, "could not delete a finished upload's record", "upload", u.ID, "err", err)
 	}
 }
 
@@ -500,7 +500,7 @@ func (fs *FS) PurgeExpiredUploads(ctx context.Context) (int, error) {
 		}
 		return nil
 	}, func(id string, err error) {
-		fs.log.Warn("unreadable upload record", "upload", id, "err", err)
+		fs.log.WarnContext(ctx, "unreadable upload record", "upload", id, "err", err)
 	})
 	if err != nil {
 		return 0, err

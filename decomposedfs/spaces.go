@@ -137,13 +137,13 @@ func (fs *FS) ListSpaces(ctx context.Context, f SpaceFilter) ([]*SpaceInfo, erro
 		}
 		si, err := fs.spaceInfo(ctx, s)
 		if err != nil {
-			fs.log.Warn("space root unreadable", "space", s.ID, "err", err)
+			fs.log.WarnContext(ctx, "space root unreadable", "space", s.ID, "err", err)
 			return nil
 		}
 		out = append(out, si)
 		return nil
 	}, func(id string, err error) {
-		fs.log.Warn("space record unreadable", "space", id, "err", err)
+		fs.log.WarnContext(ctx, "space record unreadable", "space", id, "err", err)
 	})
 	slices.SortFunc(out, func(a, b *SpaceInfo) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {

@@ -14,7 +14,9 @@
 // A personal space is created, with a fixed id (decomposedfs.PersonalSpaceID),
 // the first time its user logs in. A user sees only the spaces the user owns:
 // any other space id, and /dav/files/ with another user's name, answers 404,
-// exactly as a space that does not exist, so that nothing leaks.
+// exactly as a space that does not exist, so that nothing leaks. Requests
+// without credentials get 401, unless Options.AllowAnonymous is set: then
+// they may read (OPTIONS, GET, HEAD, PROPFIND) every space, and nothing more.
 //
 // # Requests
 //

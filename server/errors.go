@@ -69,6 +69,8 @@ var statusTable = []struct {
 	// A missing parent: 409 for anything that creates (9.3.1, 9.7.1).
 	{err: decomposedfs.ErrNotFound, status: http.StatusNotFound, byOp: map[op]int{opCreate: http.StatusConflict, opDest: http.StatusConflict}},
 	{err: decomposedfs.ErrCorrupt, status: http.StatusInternalServerError},
+	// A blob store without a capability an operation needs.
+	{err: decomposedfs.ErrNotSupported, status: http.StatusNotImplemented},
 }
 
 // statusOf returns the HTTP status for a driver error in the role o.

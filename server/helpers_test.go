@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -37,7 +38,7 @@ const (
 // env is a server over a real decomposedfs on a temp root, with the posix
 // blob store (wrapped to record what is opened).
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	fs      *decomposedfs.FS
 	h       *server.Handler
 	srv     *httptest.Server
@@ -50,7 +51,7 @@ type env struct {
 
 type envOption func(*server.Options)
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	root := t.TempDir()
 	blobDir := filepath.Join(root, "blobs")
@@ -61,7 +62,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	return newEnvOn(t, root, ps, blobDir, opts...)
 }
 
-func newEnvOn(t *testing.T, root string, store blobstore.Store, blobDir string, opts ...envOption) *env {
+func newEnvOn(t testing.TB, root string, store blobstore.Store, blobDir string, opts ...envOption) *env {
 	t.Helper()
 	mo := mpk.DefaultOptions(filepath.Join(root, "meta"))
 	mo.CacheBytes = 8 << 20
@@ -352,6 +353,13 @@ func (s *recordingStore) takeOpens() [][2]int64 {
 	o := s.opens
 	s.opens = nil
 	return o
+}
+
+// brokenStore is a blob store that cannot be reached.
+type brokenStore struct{ blobstore.Store }
+
+func (brokenStore) Stat(context.Context, string) (blobstore.Info, error) {
+	return blobstore.Info{}, errors.New("connection refused")
 }
 
 type syncBuffer struct {

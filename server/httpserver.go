@@ -35,11 +35,11 @@ func DefaultServeOptions() ServeOptions {
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptions) error {
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	var inFlight sync.WaitGroup
+	var inFlight tracker
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			inFlight.Add(1)
-			defer inFlight.Done()
+			inFlight.add(1)
+			defer inFlight.add(-1)
 			h.ServeHTTP(w, r)
 		}),
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
@@ -61,12 +61,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptio
 		// Out of patience: cancel what is left and close its connections.
 		cancel()
 		srv.Close()
-		done := make(chan struct{})
-		go func() { inFlight.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(opts.CancelGrace):
-		}
+		inFlight.wait(opts.CancelGrace)
 	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		return serr
@@ -75,4 +70,40 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptio
 		return nil // requests were cancelled, as promised
 	}
 	return err
+}
+
+// tracker counts requests in flight. (A sync.WaitGroup may not see Add
+// race with Wait, and a request can still begin while the server closes.)
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0 while someone waits
+}
+
+func (t *tracker) add(d int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n += d
+	if t.n == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
+	}
+}
+
+// wait returns when no request is in flight, or after d.
+func (t *tracker) wait(d time.Duration) {
+	t.mu.Lock()
+	if t.n == 0 {
+		t.mu.Unlock()
+		return
+	}
+	if t.idle == nil {
+		t.idle = make(chan struct{})
+	}
+	idle := t.idle
+	t.mu.Unlock()
+	select {
+	case <-idle:
+	case <-time.After(d):
+	}
 }

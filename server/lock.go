@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"strconv"
@@ -128,14 +129,14 @@ func (h *Handler) refreshLock(q *davReq, timeout time.Duration) error {
 }
 
 func writeLock(q *davReq, li *decomposedfs.LockInfo, rootIsDir bool, status int) error {
-	var b strings.Builder
+	var b bytes.Buffer
 	b.WriteString(xmlHeader + `<d:prop xmlns:d="DAV:"><d:lockdiscovery>`)
 	writeActiveLock(&b, li, q.t, rootIsDir)
 	b.WriteString("</d:lockdiscovery></d:prop>\n")
 	q.w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	q.w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	q.w.WriteHeader(status)
-	_, err := q.w.Write([]byte(b.String()))
+	_, err := q.w.Write(b.Bytes())
 	return err
 }
 

@@ -18,8 +18,8 @@ const (
 // propfindReq is a parsed PROPFIND body.
 type propfindReq struct {
 	kind propfindKind
-	// names: the properties of <prop>, or those of <include> with allprop.
-	names []propName
+	// props: the properties of <prop>, or those of <include> with allprop.
+	props []reqProp
 }
 
 // parsePropfind parses a PROPFIND body; an empty body is allprop (RFC
@@ -45,7 +45,7 @@ func parsePropfind(body []byte) (*propfindReq, error) {
 		case e.name.Local == "propname" && pf == nil:
 			pf = &propfindReq{kind: findPropname}
 		case e.name.Local == "prop" && pf == nil:
-			pf = &propfindReq{kind: findProp, names: namesOf(e)}
+			pf = &propfindReq{kind: findProp, props: resolveProps(namesOf(e))}
 		case e.name.Local == "include":
 			include = append(include, namesOf(e)...)
 		}
@@ -54,7 +54,7 @@ func parsePropfind(body []byte) (*propfindReq, error) {
 		return nil, errorf(http.StatusBadRequest, "PROPFIND without allprop, propname or prop")
 	}
 	if pf.kind == findAllprop {
-		pf.names = include
+		pf.props = resolveProps(include)
 	}
 	return pf, nil
 }
@@ -105,7 +105,7 @@ func (h *Handler) propfind(q *davReq) error {
 	res := &resource{t: q.t, h: h, ctx: q.ctx}
 	for _, info := range infos {
 		res.ri, res.root = info, info.ID == info.SpaceID
-		if err := ms.response(q.t.Href(info.Path, info.IsDir()), h.propstats(res, pf)...); err != nil {
+		if err := ms.resource(q.t.Href(info.Path, info.IsDir()), res, pf); err != nil {
 			return err
 		}
 	}
@@ -159,63 +159,4 @@ func (h *Handler) walk(q *davReq, top *decomposedfs.ResourceInfo) ([]*decomposed
 		level = next
 	}
 	return out, nil
-}
-
-// propstats computes the properties a PROPFIND asks for, grouped by status.
-func (h *Handler) propstats(r *resource, pf *propfindReq) []propstat {
-	ok := propstat{status: http.StatusOK}
-	missing := propstat{status: http.StatusNotFound, namesOnly: true}
-	switch pf.kind {
-	case findPropname:
-		ok.namesOnly = true
-		for _, pn := range allpropOrder {
-			lp := liveProps[pn]
-			if pn.local == "lockdiscovery" && pn.ns == nsDAV {
-				ok.props = append(ok.props, propValue{name: pn})
-				continue
-			}
-			if _, has := lp.get(r); has {
-				ok.props = append(ok.props, propValue{name: pn})
-			}
-		}
-		ok.props = append(ok.props, deadProps(r.ri)...)
-	case findAllprop:
-		for _, pn := range allpropOrder {
-			lp := liveProps[pn]
-			if !lp.inAllprop {
-				continue
-			}
-			if v, has := lp.get(r); has {
-				ok.props = append(ok.props, propValue{name: pn, inner: v})
-			}
-		}
-		ok.props = append(ok.props, deadProps(r.ri)...)
-		for _, pn := range pf.names {
-			if lp, live := liveProps[pn]; live && !lp.inAllprop {
-				if v, has := lp.get(r); has {
-					ok.props = append(ok.props, propValue{name: pn, inner: v})
-				} else {
-					missing.props = append(missing.props, propValue{name: pn})
-				}
-			}
-		}
-	case findProp:
-		for _, pn := range pf.names {
-			if lp, live := liveProps[pn]; live {
-				if v, has := lp.get(r); has {
-					ok.props = append(ok.props, propValue{name: pn, inner: v})
-				} else {
-					missing.props = append(missing.props, propValue{name: pn})
-				}
-				continue
-			}
-			if v, has := r.ri.Props[pn.clark()]; has {
-				inner, lang := decodeDead(v)
-				ok.props = append(ok.props, propValue{name: pn, inner: inner, lang: lang})
-			} else {
-				missing.props = append(missing.props, propValue{name: pn})
-			}
-		}
-	}
-	return []propstat{ok, missing}
 }

@@ -128,12 +128,12 @@ func writePatchResult(q *davReq, href string, names []propName, status func(prop
 			i++
 		}
 		if i == len(stats) {
-			stats = append(stats, propstat{status: code, cond: cond, namesOnly: true})
+			stats = append(stats, propstat{status: code, cond: cond})
 		}
-		stats[i].props = append(stats[i].props, propValue{name: pn})
+		stats[i].names = append(stats[i].names, pn)
 	}
 	ms := newMSWriter(q.w)
-	if err := ms.response(href, stats...); err != nil {
+	if err := ms.names(href, stats...); err != nil {
 		return err
 	}
 	return ms.close()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strconv"
@@ -12,8 +13,8 @@ import (
 	"github.com/s3dfs/s3dfs/decomposedfs"
 )
 
-// resource is one resource of a PROPFIND (or LOCK) response, with what its
-// live properties are computed from.
+// resource is one resource of a PROPFIND response, with what its live
+// properties are computed from.
 type resource struct {
 	ri   *decomposedfs.ResourceInfo
 	t    *Target
@@ -22,82 +23,107 @@ type resource struct {
 	root bool // the space root
 }
 
-// liveProp computes a live property; ok is false where the property does
-// not apply (getcontentlength of a collection, say).
+// liveProp is a computed property. value appends the property's content
+// (inner XML) to b and reports whether the property applies to the
+// resource at all (getcontentlength does not to a collection); when it
+// does not, it has written nothing. Values are written straight into the
+// response buffer: a listing of thousands of entries makes no temporary
+// strings.
 type liveProp struct {
-	get func(r *resource) (inner string, ok bool)
+	value func(r *resource, b *bytes.Buffer) bool
 	// inAllprop: returned for <allprop/>. RFC 4331 keeps the quota
 	// properties out, and the ownCloud ones are only sent when asked for.
 	inAllprop bool
 }
 
 var liveProps = map[propName]liveProp{
-	{nsDAV, "getetag"}: {inAllprop: true, get: func(r *resource) (string, bool) {
-		return xmlText(r.ri.Etag), true
+	{nsDAV, "getetag"}: {inAllprop: true, value: func(r *resource, b *bytes.Buffer) bool {
+		escapeText(b, r.ri.Etag)
+		return true
 	}},
-	{nsDAV, "getlastmodified"}: {inAllprop: true, get: func(r *resource) (string, bool) {
-		return r.ri.Mtime.UTC().Format(http.TimeFormat), true
+	{nsDAV, "getlastmodified"}: {inAllprop: true, value: func(r *resource, b *bytes.Buffer) bool {
+		b.Write(r.ri.Mtime.UTC().AppendFormat(b.AvailableBuffer(), http.TimeFormat))
+		return true
 	}},
-	{nsDAV, "getcontentlength"}: {inAllprop: true, get: func(r *resource) (string, bool) {
+	{nsDAV, "getcontentlength"}: {inAllprop: true, value: func(r *resource, b *bytes.Buffer) bool {
 		if r.ri.IsDir() {
-			return "", false
+			return false
 		}
-		return strconv.FormatInt(r.ri.Size, 10), true
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), r.ri.Size, 10))
+		return true
 	}},
-	{nsDAV, "getcontenttype"}: {inAllprop: true, get: func(r *resource) (string, bool) {
+	{nsDAV, "getcontenttype"}: {inAllprop: true, value: func(r *resource, b *bytes.Buffer) bool {
 		if r.ri.IsDir() {
-			return "", false
+			return false
 		}
-		return xmlText(r.ri.MimeType), true
+		escapeText(b, r.ri.MimeType)
+		return true
 	}},
-	{nsDAV, "resourcetype"}: {inAllprop: true, get: func(r *resource) (string, bool) {
+	{nsDAV, "resourcetype"}: {inAllprop: true, value: func(r *resource, b *bytes.Buffer) bool {
 		if r.ri.IsDir() {
-			return "<d:collection/>", true
+			b.WriteString("<d:collection/>")
 		}
-		return "", true
+		return true
 	}},
-	{nsDAV, "displayname"}: {get: func(r *resource) (string, bool) {
+	{nsDAV, "displayname"}: {value: func(r *resource, b *bytes.Buffer) bool {
 		if r.root {
-			return xmlText(r.t.Space.Name), true
+			escapeText(b, r.t.Space.Name)
+		} else {
+			escapeText(b, r.ri.Name)
 		}
-		return xmlText(r.ri.Name), true
+		return true
 	}},
-	{nsDAV, "supportedlock"}: {inAllprop: true, get: func(r *resource) (string, bool) {
-		return supportedLock, true
+	{nsDAV, "supportedlock"}: {inAllprop: true, value: func(r *resource, b *bytes.Buffer) bool {
+		b.WriteString(supportedLock)
+		return true
 	}},
-	{nsDAV, "lockdiscovery"}: {inAllprop: true, get: func(r *resource) (string, bool) {
-		return r.lockDiscovery(), true
+	{nsDAV, "lockdiscovery"}: {inAllprop: true, value: func(r *resource, b *bytes.Buffer) bool {
+		r.lockDiscovery(b)
+		return true
 	}},
-	{nsDAV, "quota-used-bytes"}: {get: func(r *resource) (string, bool) {
+	{nsDAV, "quota-used-bytes"}: {value: func(r *resource, b *bytes.Buffer) bool {
 		if !r.ri.IsDir() {
-			return "", false
+			return false
 		}
-		return strconv.FormatInt(r.ri.Size, 10), true
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), r.ri.Size, 10))
+		return true
 	}},
-	{nsDAV, "quota-available-bytes"}: {get: func(r *resource) (string, bool) {
+	{nsDAV, "quota-available-bytes"}: {value: func(r *resource, b *bytes.Buffer) bool {
 		if !r.ri.IsDir() {
-			return "", false
+			return false
 		}
-		return strconv.FormatInt(r.available(), 10), true
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), r.available(), 10))
+		return true
 	}},
-	{nsOC, "id"}: {get: func(r *resource) (string, bool) {
-		return r.fileID(), true
+	{nsOC, "id"}: {value: func(r *resource, b *bytes.Buffer) bool {
+		r.fileID(b)
+		return true
 	}},
-	{nsOC, "fileid"}: {get: func(r *resource) (string, bool) {
-		return r.fileID(), true
+	{nsOC, "fileid"}: {value: func(r *resource, b *bytes.Buffer) bool {
+		r.fileID(b)
+		return true
 	}},
-	{nsOC, "permissions"}: {get: func(r *resource) (string, bool) {
-		return r.permissions(), true
+	{nsOC, "permissions"}: {value: func(r *resource, b *bytes.Buffer) bool {
+		b.WriteString(r.permissions())
+		return true
 	}},
-	{nsOC, "size"}: {get: func(r *resource) (string, bool) {
-		return strconv.FormatInt(r.ri.Size, 10), true
+	{nsOC, "size"}: {value: func(r *resource, b *bytes.Buffer) bool {
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), r.ri.Size, 10))
+		return true
 	}},
-	{nsOC, "checksums"}: {get: func(r *resource) (string, bool) {
+	{nsOC, "checksums"}: {value: func(r *resource, b *bytes.Buffer) bool {
 		c := r.ri.Checksums
 		if r.ri.IsDir() || c.SHA1 == "" {
-			return "", false
+			return false
 		}
-		return "<oc:checksum>SHA1:" + c.SHA1 + " MD5:" + c.MD5 + " ADLER32:" + c.Adler32 + "</oc:checksum>", true
+		b.WriteString("<oc:checksum>SHA1:")
+		b.WriteString(c.SHA1)
+		b.WriteString(" MD5:")
+		b.WriteString(c.MD5)
+		b.WriteString(" ADLER32:")
+		b.WriteString(c.Adler32)
+		b.WriteString("</oc:checksum>")
+		return true
 	}},
 }
 
@@ -107,6 +133,35 @@ var allpropOrder = []propName{
 	{nsDAV, "getcontenttype"}, {nsDAV, "displayname"}, {nsDAV, "supportedlock"}, {nsDAV, "lockdiscovery"},
 	{nsDAV, "quota-used-bytes"}, {nsDAV, "quota-available-bytes"},
 	{nsOC, "id"}, {nsOC, "fileid"}, {nsOC, "permissions"}, {nsOC, "size"}, {nsOC, "checksums"},
+}
+
+// allprop are the live properties of <allprop/>, in order.
+var allprop = func() []reqProp {
+	var out []reqProp
+	for _, pn := range allpropOrder {
+		if lp := liveProps[pn]; lp.inAllprop {
+			out = append(out, reqProp{name: pn, live: lp, isLive: true})
+		}
+	}
+	return out
+}()
+
+// reqProp is a property a PROPFIND asks for, looked up once per request
+// rather than once per resource.
+type reqProp struct {
+	name   propName
+	clark  string // the dead property key
+	live   liveProp
+	isLive bool
+}
+
+func resolveProps(names []propName) []reqProp {
+	out := make([]reqProp, len(names))
+	for i, pn := range names {
+		lp, live := liveProps[pn]
+		out[i] = reqProp{name: pn, clark: pn.clark(), live: lp, isLive: live}
+	}
+	return out
 }
 
 const supportedLock = "<d:lockentry><d:lockscope><d:exclusive/></d:lockscope><d:locktype><d:write/></d:locktype></d:lockentry>" +
@@ -124,10 +179,12 @@ func (r *resource) available() int64 {
 	return max(s.Quota-s.Used, 0)
 }
 
-// fileID is ownCloud's file id: the space and the node, which together
-// find a node without a path.
-func (r *resource) fileID() string {
-	return r.ri.SpaceID + "!" + r.ri.ID
+// fileID writes ownCloud's file id: the space and the node, which
+// together find a node without a path.
+func (r *resource) fileID(b *bytes.Buffer) {
+	b.WriteString(r.ri.SpaceID)
+	b.WriteByte('!')
+	b.WriteString(r.ri.ID)
 }
 
 // permissions are ownCloud's permission letters. Owners may do anything,
@@ -143,23 +200,21 @@ func (r *resource) permissions() string {
 	return "RDNVW"
 }
 
-func (r *resource) lockDiscovery() string {
+func (r *resource) lockDiscovery(b *bytes.Buffer) {
 	ref := decomposedfs.Reference{SpaceID: r.ri.SpaceID, NodeID: r.ri.ID}
 	locks, err := r.h.fs.Locks(r.ctx, ref)
 	if err != nil {
 		r.h.log.WarnContext(r.ctx, "lock discovery failed", "path", r.ri.Path, "err", err)
-		return ""
+		return
 	}
-	var b strings.Builder
 	for i := range locks {
-		writeActiveLock(&b, &locks[i], r.t, locks[i].NodeID != r.ri.ID || r.ri.IsDir())
+		writeActiveLock(b, &locks[i], r.t, locks[i].NodeID != r.ri.ID || r.ri.IsDir())
 	}
-	return b.String()
 }
 
 // writeActiveLock writes a DAV:activelock element. rootIsDir says whether
 // the lock root is a collection (for its href).
-func writeActiveLock(b *strings.Builder, l *decomposedfs.LockInfo, t *Target, rootIsDir bool) {
+func writeActiveLock(b *bytes.Buffer, l *decomposedfs.LockInfo, t *Target, rootIsDir bool) {
 	b.WriteString("<d:activelock><d:locktype><d:write/></d:locktype><d:lockscope>")
 	if l.Shared {
 		b.WriteString("<d:shared/>")
@@ -184,15 +239,108 @@ func writeActiveLock(b *strings.Builder, l *decomposedfs.LockInfo, t *Target, ro
 	b.WriteString("</d:timeout><d:locktoken><d:href>")
 	escapeText(b, l.Token)
 	b.WriteString("</d:href></d:locktoken><d:lockroot><d:href>")
-	escapeText(b, t.Href(l.Path, rootIsDir))
+	b.WriteString(t.Href(l.Path, rootIsDir))
 	b.WriteString("</d:href></d:lockroot></d:activelock>")
 }
 
-// xmlText escapes s as character data.
-func xmlText(s string) string {
-	var b strings.Builder
-	escapeText(&b, s)
-	return b.String()
+// writeLive writes a live property element; false (and nothing written)
+// where it does not apply.
+func writeLive(b *bytes.Buffer, r *resource, pn propName, lp liveProp) bool {
+	mark := b.Len()
+	openTag(b, pn, "", false)
+	if !lp.value(r, b) {
+		b.Truncate(mark)
+		return false
+	}
+	closeTag(b, pn)
+	return true
+}
+
+// writeDead writes a dead property element from its stored value.
+func writeDead(b *bytes.Buffer, pn propName, stored string) {
+	inner, lang := decodeDead(stored)
+	if inner == "" {
+		openTag(b, pn, lang, true)
+		return
+	}
+	openTag(b, pn, lang, false)
+	b.WriteString(inner)
+	closeTag(b, pn)
+}
+
+// resource writes the PROPFIND response of one resource: the properties
+// found in a 200 propstat, those asked for and not found in a 404 one.
+func (m *msWriter) resource(href string, r *resource, pf *propfindReq) error {
+	b := m.begin(href)
+	m.missing = m.missing[:0]
+	start := b.Len()
+	b.WriteString("<d:propstat><d:prop>")
+	first := b.Len()
+	switch pf.kind {
+	case findPropname:
+		for _, pn := range allpropOrder {
+			lp := liveProps[pn]
+			// Whether a property applies is known by computing it; lock
+			// discovery, which costs a lookup, always applies.
+			if pn.local != "lockdiscovery" {
+				m.scratch.Reset()
+				if !lp.value(r, &m.scratch) {
+					continue
+				}
+			}
+			openTag(b, pn, "", true)
+		}
+		for k := range r.ri.Props {
+			if pn, ok := deadName(k); ok {
+				openTag(b, pn, "", true)
+			}
+		}
+	case findAllprop:
+		for _, ap := range allprop {
+			writeLive(b, r, ap.name, ap.live)
+		}
+		for k, v := range r.ri.Props {
+			if pn, ok := deadName(k); ok {
+				writeDead(b, pn, v)
+			}
+		}
+		for _, rp := range pf.props { // <include>
+			if rp.isLive && !rp.live.inAllprop && !writeLive(b, r, rp.name, rp.live) {
+				m.missing = append(m.missing, rp.name)
+			}
+		}
+	case findProp:
+		for _, rp := range pf.props {
+			if rp.isLive {
+				if !writeLive(b, r, rp.name, rp.live) {
+					m.missing = append(m.missing, rp.name)
+				}
+			} else if v, ok := r.ri.Props[rp.clark]; ok {
+				writeDead(b, rp.name, v)
+			} else {
+				m.missing = append(m.missing, rp.name)
+			}
+		}
+	}
+	if b.Len() == first && len(m.missing) > 0 {
+		b.Truncate(start) // nothing found: only the 404 propstat
+	} else {
+		b.WriteString("</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>")
+	}
+	writePropstat(b, propstat{status: http.StatusNotFound, names: m.missing})
+	return m.end()
+}
+
+// deadName is the property name of a stored dead property key, if it is
+// one this server can send: Clark notation, a valid XML name, and not the
+// name of a live property.
+func deadName(k string) (propName, bool) {
+	pn, ok := parseClark(k)
+	if !ok || !isXMLName(pn.local) {
+		return pn, false
+	}
+	_, live := liveProps[pn]
+	return pn, !live
 }
 
 // Dead property values: inner XML, with an optional xml:lang kept as a
@@ -214,27 +362,6 @@ func decodeDead(v string) (inner, lang string) {
 		return v[1:], ""
 	}
 	return inner, lang
-}
-
-// deadProps returns the dead properties of a resource that can be sent:
-// keys in Clark notation with a valid XML name.
-func deadProps(ri *decomposedfs.ResourceInfo) []propValue {
-	if len(ri.Props) == 0 {
-		return nil
-	}
-	out := make([]propValue, 0, len(ri.Props))
-	for k, v := range ri.Props {
-		pn, ok := parseClark(k)
-		if !ok || !isXMLName(pn.local) {
-			continue
-		}
-		if _, live := liveProps[pn]; live {
-			continue
-		}
-		inner, lang := decodeDead(v)
-		out = append(out, propValue{name: pn, inner: inner, lang: lang})
-	}
-	return out
 }
 
 // isXMLName reports whether s is an XML name without a colon.

@@ -141,17 +141,9 @@ func TestPropfindDepthInfinityOff(t *testing.T) {
 }
 
 func TestPropfindThousandFiles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
-	e.mkcol(home + "/big")
-	ctx := context.Background()
-	for i := range 1000 {
-		content := strings.Repeat("x", i%37)
-		_, err := e.fs.Upload(ctx, decomposedfs.Reference{SpaceID: aliceSpace, Path: fmt.Sprintf("/big/f%04d", i)},
-			strings.NewReader(content), decomposedfs.UploadOptions{Size: int64(len(content))})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.fill(1000)
 	body := e.must(http.StatusMultiStatus, req{method: "PROPFIND", path: home + "/big/", hdr: map[string]string{"Depth": "1"},
 		body: propfindBody("<d:getcontentlength/>", "<d:resourcetype/>", "<d:getetag/>")})
 	m := parseMS(t, body)
@@ -166,6 +158,46 @@ func TestPropfindThousandFiles(t *testing.T) {
 		if got := r.value(t, "DAV:", "getcontentlength"); got != strconv.Itoa(i%37) {
 			t.Fatalf("%s: size %s, want %d", name, got, i%37)
 		}
+	}
+}
+
+// fill makes /big with n files f0000... of i%37 bytes each.
+func (e *env) fill(n int) {
+	e.t.Helper()
+	e.mkcol(home + "/big")
+	ctx := context.Background()
+	for i := range n {
+		content := strings.Repeat("x", i%37)
+		_, err := e.fs.Upload(ctx, decomposedfs.Reference{SpaceID: aliceSpace, Path: fmt.Sprintf("/big/f%04d", i)},
+			strings.NewReader(content), decomposedfs.UploadOptions{Size: int64(len(content))})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPropfind1000 is PROPFIND depth 1 of a folder of 1000 files
+// through the handler (no network): with the properties rclone asks for,
+// and with allprop (which includes lock discovery).
+func BenchmarkPropfind1000(b *testing.B) {
+	e := newEnv(b)
+	e.fill(1000)
+	for _, bc := range []struct{ name, body string }{
+		{"rclone", propfindBody("<d:displayname/>", "<d:getlastmodified/>", "<d:getcontentlength/>", "<d:resourcetype/>",
+			"<d:getcontenttype/>", "<oc:checksums/>", "<oc:permissions/>", "<d:getetag/>", "<oc:id/>")},
+		{"allprop", ""},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				r := httptestRequest("PROPFIND", home+"/big/", strings.NewReader(bc.body))
+				r.Header.Set("Depth", "1")
+				w := newRecorder()
+				e.h.ServeHTTP(w, r)
+				if w.code != http.StatusMultiStatus {
+					b.Fatalf("%d", w.code)
+				}
+			}
+		})
 	}
 }
 
@@ -221,7 +253,7 @@ func TestProppatch(t *testing.T) {
 			t.Fatalf("remove-set-set: %d", st)
 		}
 		patch(`<propertyupdate xmlns="DAV:"><set><prop><o xmlns="` + ns + `">x</o></prop></set><remove><prop><o xmlns="` + ns + `"/></prop></remove></propertyupdate>`)
-		if _, st, _ := get(`<o xmlns="` + ns + `"/>`).prop(ns, "o"); !strings.Contains(st, "404") {
+		if _, st, _ := get(`<o xmlns="`+ns+`"/>`).prop(ns, "o"); !strings.Contains(st, "404") {
 			t.Errorf("set-remove left the property: %q", st)
 		}
 	})
@@ -231,7 +263,7 @@ func TestProppatch(t *testing.T) {
 			!strings.Contains(body, "cannot-modify-protected-property") {
 			t.Fatalf("%d\n%s", st, body)
 		}
-		if _, st, _ := get(`<q xmlns="` + ns + `"/>`).prop(ns, "q"); !strings.Contains(st, "404") {
+		if _, st, _ := get(`<q xmlns="`+ns+`"/>`).prop(ns, "q"); !strings.Contains(st, "404") {
 			t.Errorf("a failed PROPPATCH stored a property")
 		}
 	})
@@ -247,7 +279,7 @@ func TestProppatch(t *testing.T) {
 		if st, _ := patch(`<propertyupdate xmlns="DAV:"><set><prop><large xmlns="` + ns + `">` + big + `</large></prop></set></propertyupdate>`); st != http.StatusMultiStatus {
 			t.Fatalf("%d", st)
 		}
-		if got := get(`<large xmlns="` + ns + `"/>`).value(t, ns, "large"); got != big {
+		if got := get(`<large xmlns="`+ns+`"/>`).value(t, ns, "large"); got != big {
 			t.Errorf("large value: %d bytes", len(got))
 		}
 	})

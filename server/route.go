@@ -163,11 +163,6 @@ func parent(p string) string {
 	return p[:i]
 }
 
-// under reports whether p is q or below it.
-func under(p, q string) bool {
-	return p == q || q == "/" || strings.HasPrefix(p, q+"/")
-}
-
 func escapeSegment(s string) string {
 	var b strings.Builder
 	appendEscaped(&b, s)

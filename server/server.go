@@ -116,6 +116,8 @@ type Handler struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics *metrics
+	// metricsHandler serves /metrics.
+	metricsHandler http.Handler
 	// ensured holds the users whose personal space is known to exist.
 	ensured sync.Map
 }
@@ -141,6 +143,7 @@ func New(fs *decomposedfs.FS, opts Options) (*Handler, error) {
 		return nil, err
 	}
 	h.metrics = m
+	h.metricsHandler = promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelError)})
 	return h, nil
 }
 
@@ -163,7 +166,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.ready(w, r)
 		return
 	case "/metrics":
-		promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelError)}).ServeHTTP(w, r)
+		h.metricsHandler.ServeHTTP(w, r)
 		return
 	case "*":
 		if r.Method == http.MethodOptions {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ const msOpen = `<d:multistatus xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">
 // escapeText writes s as XML character data. Characters that XML 1.0
 // cannot carry at all (control characters in a file name, say) become
 // U+FFFD; carriage returns are escaped so that they survive parsing.
-func escapeText(b *strings.Builder, s string) {
+func escapeText(b *bytes.Buffer, s string) {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -53,12 +54,12 @@ func escapeText(b *strings.Builder, s string) {
 }
 
 // escapeAttr writes s as the value of a double-quoted attribute.
-func escapeAttr(b *strings.Builder, s string) {
+func escapeAttr(b *bytes.Buffer, s string) {
 	if !strings.ContainsAny(s, "\"\t\n") {
 		escapeText(b, s)
 		return
 	}
-	var t strings.Builder
+	var t bytes.Buffer
 	escapeText(&t, s)
 	r := strings.NewReplacer(`"`, "&quot;", "\t", "&#x9;", "\n", "&#xA;")
 	b.WriteString(r.Replace(t.String()))
@@ -85,7 +86,7 @@ func parseClark(k string) (propName, bool) {
 
 // openTag writes the start tag of a property element, declaring its
 // namespace on it unless it is DAV: or oc: (declared on the root).
-func openTag(b *strings.Builder, p propName, lang string, empty bool) {
+func openTag(b *bytes.Buffer, p propName, lang string, empty bool) {
 	b.WriteByte('<')
 	switch p.ns {
 	case nsDAV:
@@ -115,7 +116,7 @@ func openTag(b *strings.Builder, p propName, lang string, empty bool) {
 	}
 }
 
-func closeTag(b *strings.Builder, p propName) {
+func closeTag(b *bytes.Buffer, p propName) {
 	b.WriteString("</")
 	switch p.ns {
 	case nsDAV:
@@ -130,21 +131,8 @@ func closeTag(b *strings.Builder, p propName) {
 	b.WriteByte('>')
 }
 
-// propValue is a property for a response: its inner XML, ready to embed.
-type propValue struct {
-	name  propName
-	lang  string
-	inner string
-}
-
-func (v propValue) write(b *strings.Builder) {
-	if v.inner == "" {
-		openTag(b, v.name, v.lang, true)
-		return
-	}
-	openTag(b, v.name, v.lang, false)
-	b.WriteString(v.inner)
-	closeTag(b, v.name)
+func statusLine(code int) string {
+	return "HTTP/1.1 " + strconv.Itoa(code) + " " + http.StatusText(code)
 }
 
 // msWriter streams a multistatus response. Each response is built in a
@@ -152,7 +140,10 @@ func (v propValue) write(b *strings.Builder) {
 // thousands of entries costs no more memory than one entry.
 type msWriter struct {
 	w   *bufio.Writer
-	buf strings.Builder
+	buf bytes.Buffer
+	// scratch and missing are reused from one resource to the next.
+	scratch bytes.Buffer
+	missing []propName
 }
 
 func newMSWriter(w http.ResponseWriter) *msWriter {
@@ -163,67 +154,54 @@ func newMSWriter(w http.ResponseWriter) *msWriter {
 	return m
 }
 
-func statusLine(code int) string {
-	return "HTTP/1.1 " + strconv.Itoa(code) + " " + http.StatusText(code)
-}
-
-// propstat is one propstat element: properties sharing a status.
+// propstat is one propstat element of names only: properties that share a
+// status other than 200 (or the names of a propname request).
 type propstat struct {
 	status int
-	props  []propValue
-	// names only: write empty elements (PROPFIND propname, and statuses
-	// other than 200).
-	namesOnly bool
-	cond      string // a DAV: condition for the error element
+	names  []propName
+	cond   string // a DAV: condition for the error element
 }
 
-func (m *msWriter) response(href string, stats ...propstat) error {
+func (m *msWriter) begin(href string) *bytes.Buffer {
 	b := &m.buf
 	b.Reset()
 	b.WriteString("<d:response><d:href>")
-	escapeText(b, href)
+	b.WriteString(href) // percent-encoded: nothing to escape
 	b.WriteString("</d:href>")
-	written := false
-	for _, ps := range stats {
-		if len(ps.props) == 0 {
-			continue
-		}
-		written = true
-		b.WriteString("<d:propstat><d:prop>")
-		for _, p := range ps.props {
-			if ps.namesOnly {
-				openTag(b, p.name, "", true)
-			} else {
-				p.write(b)
-			}
-		}
-		b.WriteString("</d:prop><d:status>")
-		b.WriteString(statusLine(ps.status))
-		b.WriteString("</d:status>")
-		if ps.cond != "" {
-			b.WriteString("<d:error><d:" + ps.cond + "/></d:error>")
-		}
-		b.WriteString("</d:propstat>")
-	}
-	if !written { // a response needs a propstat, even for no properties
-		b.WriteString("<d:propstat><d:prop/><d:status>" + statusLine(http.StatusOK) + "</d:status></d:propstat>")
-	}
-	b.WriteString("</d:response>")
-	_, err := m.w.WriteString(b.String())
+	return b
+}
+
+func (m *msWriter) end() error {
+	m.buf.WriteString("</d:response>")
+	_, err := m.w.Write(m.buf.Bytes())
 	return err
 }
 
-// status writes a response with a status instead of properties.
-func (m *msWriter) status(href string, code int) error {
-	b := &m.buf
-	b.Reset()
-	b.WriteString("<d:response><d:href>")
-	escapeText(b, href)
-	b.WriteString("</d:href><d:status>")
-	b.WriteString(statusLine(code))
-	b.WriteString("</d:status></d:response>")
-	_, err := m.w.WriteString(b.String())
-	return err
+// writePropstat writes a propstat of names only.
+func writePropstat(b *bytes.Buffer, ps propstat) {
+	if len(ps.names) == 0 {
+		return
+	}
+	b.WriteString("<d:propstat><d:prop>")
+	for _, pn := range ps.names {
+		openTag(b, pn, "", true)
+	}
+	b.WriteString("</d:prop><d:status>")
+	b.WriteString(statusLine(ps.status))
+	b.WriteString("</d:status>")
+	if ps.cond != "" {
+		b.WriteString("<d:error><d:" + ps.cond + "/></d:error>")
+	}
+	b.WriteString("</d:propstat>")
+}
+
+// names writes a response of propstats with names only.
+func (m *msWriter) names(href string, stats ...propstat) error {
+	b := m.begin(href)
+	for _, ps := range stats {
+		writePropstat(b, ps)
+	}
+	return m.end()
 }
 
 func (m *msWriter) close() error {

@@ -235,14 +235,14 @@ func charsetReader(label string, in io.Reader) (io.Reader, error) {
 // prefix declared on their element. Comments and processing instructions
 // are dropped.
 func innerXML(n *xnode) string {
-	var b strings.Builder
+	var b bytes.Buffer
 	for _, k := range n.kids {
 		writeNode(&b, k, "")
 	}
 	return b.String()
 }
 
-func writeNode(b *strings.Builder, n *xnode, defNS string) {
+func writeNode(b *bytes.Buffer, n *xnode, defNS string) {
 	if n.isText() {
 		escapeText(b, n.text)
 		return
@@ -283,16 +283,4 @@ func writeNode(b *strings.Builder, n *xnode, defNS string) {
 	b.WriteString("</")
 	b.WriteString(n.name.Local)
 	b.WriteByte('>')
-}
-
-// textOf returns the text content of n and its descendants.
-func textOf(n *xnode) string {
-	if n.isText() {
-		return n.text
-	}
-	var b strings.Builder
-	for _, k := range n.kids {
-		b.WriteString(textOf(k))
-	}
-	return b.String()
 }

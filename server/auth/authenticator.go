@@ -58,6 +58,7 @@ type Authenticator struct {
 	users   *Users
 	tokens  map[string]string // token sha256 -> user
 	stamp   fileStamp
+	loadErr error     // why the file at stamp could not be loaded
 	checked time.Time // when stamp was last compared with the file
 	cache   map[[32]byte]cached
 
@@ -98,43 +99,43 @@ func NewAuthenticator(path string, opts Options) (*Authenticator, error) {
 // missing, malformed or wrong credentials; err is set only when the check
 // itself failed (an unreadable users file).
 func (a *Authenticator) Authenticate(r *http.Request) (user string, ok bool, err error) {
-	h := r.Header.Get("Authorization")
-	scheme, cred, _ := strings.Cut(h, " ")
+	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	cred = strings.TrimSpace(cred)
 	var key [32]byte
+	var name, pw string
 	switch {
 	case strings.EqualFold(scheme, "Basic"):
-		name, pw, okb := r.BasicAuth()
-		if !okb {
+		var okb bool
+		if name, pw, okb = r.BasicAuth(); !okb {
 			return "", false, nil
 		}
 		key = sha256.Sum256([]byte("basic\x00" + name + "\x00" + pw))
-		if u, hit := a.lookupCache(key); hit {
-			return u, true, nil
-		}
-		if err := a.reload(false); err != nil {
-			return "", false, err
-		}
+	case strings.EqualFold(scheme, "Bearer") && cred != "":
+		key = sha256.Sum256([]byte("bearer\x00" + cred))
+	default:
+		return "", false, nil
+	}
+	// A changed users file takes effect before any cached answer is
+	// trusted: a deleted user or an old password is not served from the
+	// cache.
+	if err := a.reload(false); err != nil {
+		return "", false, err
+	}
+	if u, hit := a.lookupCache(key); hit {
+		return u, true, nil
+	}
+	if name != "" {
 		if !a.checkBasic(name, pw) {
 			return "", false, nil
 		}
 		user = name
-	case strings.EqualFold(scheme, "Bearer") && cred != "":
-		key = sha256.Sum256([]byte("bearer\x00" + cred))
-		if u, hit := a.lookupCache(key); hit {
-			return u, true, nil
-		}
-		if err := a.reload(false); err != nil {
-			return "", false, err
-		}
+	} else {
 		a.mu.Lock()
 		user, ok = a.tokens[tokenHash(cred)]
 		a.mu.Unlock()
 		if !ok {
 			return "", false, nil
 		}
-	default:
-		return "", false, nil
 	}
 	a.store(key, user)
 	return user, true, nil
@@ -166,14 +167,6 @@ func (a *Authenticator) dummyHash() []byte {
 }
 
 func (a *Authenticator) lookupCache(key [32]byte) (string, bool) {
-	if a.opts.CacheTTL == 0 {
-		return "", false
-	}
-	// A changed users file must take effect before a cached answer is
-	// trusted: a deleted user or password is not served from the cache.
-	if err := a.reload(false); err != nil {
-		return "", false
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	c, ok := a.cache[key]
@@ -196,27 +189,34 @@ func (a *Authenticator) store(key [32]byte, user string) {
 }
 
 // reload re-reads the users file if its stamp changed; unless force, it
-// looks at most once per ReloadEvery.
+// looks at most once per ReloadEvery. A file that cannot be read fails
+// every check until it can be (the previous users are not trusted on).
 func (a *Authenticator) reload(force bool) error {
 	now := a.opts.Now()
 	a.mu.Lock()
 	if !force && a.users != nil && now.Sub(a.checked) < a.opts.ReloadEvery {
+		err := a.loadErr
 		a.mu.Unlock()
-		return nil
+		return err
 	}
-	old := a.stamp
+	old, oldErr := a.stamp, a.loadErr
 	a.checked = now
 	a.mu.Unlock()
 
 	st, err := stampOf(a.file.path)
-	if err != nil {
-		return err
+	if err == nil && !force && st == old {
+		return oldErr
 	}
-	if !force && st == old {
-		return nil
+	var users *Users
+	if err == nil {
+		users, err = a.file.Load()
 	}
-	users, err := a.file.Load()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stamp, a.loadErr = st, err
+	a.cache = map[[32]byte]cached{}
 	if err != nil {
+		a.users, a.tokens = &Users{}, nil
 		return err
 	}
 	tokens := map[string]string{}
@@ -225,10 +225,7 @@ func (a *Authenticator) reload(force bool) error {
 			tokens[t.SHA256] = name
 		}
 	}
-	a.mu.Lock()
-	a.users, a.tokens, a.stamp = users, tokens, st
-	a.cache = map[[32]byte]cached{}
-	a.mu.Unlock()
+	a.users, a.tokens = users, tokens
 	return nil
 }
 

@@ -60,32 +60,51 @@ type meteredStore struct {
 	m     *blobMetrics
 }
 
-// blobCopier is the optional server-side copy of a blob store, which the
-// driver uses when the store has it; the wrapper keeps it visible.
-type blobCopier interface {
-	Copy(ctx context.Context, src, dst string, opts blobstore.PutOptions) (blobstore.Info, error)
+var _ blobstore.Store = (*meteredStore)(nil)
+
+// meterBlobs wraps a store so that its operations are measured. The result
+// has exactly the optional capabilities of the store (blobstore.Copier,
+// blobstore.Multiparter), which the driver finds by type assertion: a
+// wrapper that hid them would silently turn server-side copies into
+// downloads and re-uploads, and break resumable uploads.
+func meterBlobs(s blobstore.Store, m *blobMetrics) blobstore.Store {
+	base := &meteredStore{inner: s, m: m}
+	c, isCopier := s.(blobstore.Copier)
+	mp, isMulti := s.(blobstore.Multiparter)
+	switch {
+	case isCopier && isMulti:
+		return &meteredFull{meteredStore: base, meteredCopy: meteredCopy{c, m}, meteredMulti: meteredMulti{mp, m}}
+	case isCopier:
+		return &meteredCopier{meteredStore: base, meteredCopy: meteredCopy{c, m}}
+	case isMulti:
+		return &meteredMultiparter{meteredStore: base, meteredMulti: meteredMulti{mp, m}}
+	}
+	return base
 }
 
-// meteredCopier is a meteredStore over a store that can copy.
-type meteredCopier struct {
-	*meteredStore
-	copier blobCopier
-}
-
-var (
-	_ blobstore.Store = (*meteredStore)(nil)
-	_ blobCopier      = (*meteredCopier)(nil)
+// The wrappers for each combination of capabilities.
+type (
+	meteredCopier struct {
+		*meteredStore
+		meteredCopy
+	}
+	meteredMultiparter struct {
+		*meteredStore
+		meteredMulti
+	}
+	meteredFull struct {
+		*meteredStore
+		meteredCopy
+		meteredMulti
+	}
 )
 
-// meterBlobs wraps a store so that its operations are measured; the
-// result can copy server-side exactly when the store can.
-func meterBlobs(s blobstore.Store, m *blobMetrics) blobstore.Store {
-	ms := &meteredStore{inner: s, m: m}
-	if c, ok := s.(blobCopier); ok {
-		return &meteredCopier{meteredStore: ms, copier: c}
-	}
-	return ms
-}
+var (
+	_ blobstore.Copier      = (*meteredCopier)(nil)
+	_ blobstore.Multiparter = (*meteredMultiparter)(nil)
+	_ blobstore.Copier      = (*meteredFull)(nil)
+	_ blobstore.Multiparter = (*meteredFull)(nil)
+)
 
 func (s *meteredStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts blobstore.PutOptions) (blobstore.Info, error) {
 	start := time.Now()
@@ -122,9 +141,56 @@ func (s *meteredStore) List(ctx context.Context, prefix string, fn func(blobstor
 	return err
 }
 
-func (s *meteredCopier) Copy(ctx context.Context, src, dst string, opts blobstore.PutOptions) (blobstore.Info, error) {
+type meteredCopy struct {
+	c blobstore.Copier
+	m *blobMetrics
+}
+
+func (s meteredCopy) Copy(ctx context.Context, src, dst string, opts blobstore.PutOptions) (blobstore.Info, error) {
 	start := time.Now()
-	info, err := s.copier.Copy(ctx, src, dst, opts)
+	info, err := s.c.Copy(ctx, src, dst, opts)
 	s.m.done("copy", start, err)
 	return info, err
+}
+
+type meteredMulti struct {
+	mp blobstore.Multiparter
+	m  *blobMetrics
+}
+
+func (s meteredMulti) MinPartSize() int64 { return s.mp.MinPartSize() }
+
+func (s meteredMulti) CreateMultipart(ctx context.Context, key string, opts blobstore.PutOptions) (string, error) {
+	start := time.Now()
+	id, err := s.mp.CreateMultipart(ctx, key, opts)
+	s.m.done("create_multipart", start, err)
+	return id, err
+}
+
+func (s meteredMulti) UploadPart(ctx context.Context, key, uploadID string, n int, r io.Reader, size int64) (blobstore.Part, error) {
+	start := time.Now()
+	p, err := s.mp.UploadPart(ctx, key, uploadID, n, r, size)
+	s.m.done("upload_part", start, err)
+	return p, err
+}
+
+func (s meteredMulti) ListParts(ctx context.Context, key, uploadID string) ([]blobstore.Part, error) {
+	start := time.Now()
+	ps, err := s.mp.ListParts(ctx, key, uploadID)
+	s.m.done("list_parts", start, err)
+	return ps, err
+}
+
+func (s meteredMulti) CompleteMultipart(ctx context.Context, key, uploadID string, parts []blobstore.Part) (blobstore.Info, error) {
+	start := time.Now()
+	info, err := s.mp.CompleteMultipart(ctx, key, uploadID, parts)
+	s.m.done("complete_multipart", start, err)
+	return info, err
+}
+
+func (s meteredMulti) AbortMultipart(ctx context.Context, key, uploadID string) error {
+	start := time.Now()
+	err := s.mp.AbortMultipart(ctx, key, uploadID)
+	s.m.done("abort_multipart", start, err)
+	return err
 }
