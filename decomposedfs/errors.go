@@ -26,6 +26,8 @@ var (
 	ErrChecksumMismatch = errors.New("decomposedfs: checksum mismatch")
 	// ErrCrossSpace: a move between two spaces (copy and delete instead).
 	ErrCrossSpace = errors.New("decomposedfs: cannot move between spaces")
+	// ErrQuotaExceeded: the write would take a space over its quota.
+	ErrQuotaExceeded = errors.New("decomposedfs: quota exceeded")
 	// ErrRange: a download range starts past the end of the file.
 	ErrRange = errors.New("decomposedfs: range not satisfiable")
 )

@@ -21,6 +21,8 @@ type ResourceInfo struct {
 	// Mtime is a file's content mtime; for a folder, the later of its own
 	// mtime and the last change below it.
 	Mtime time.Time
+	// Btime is when the node was created (zero if unknown).
+	Btime time.Time
 	// Etag is quoted, as HTTP wants it: "\"0123abcd\"".
 	Etag      string
 	Checksums Checksums
@@ -49,6 +51,7 @@ func info(n *metadata.Node, path string) *ResourceInfo {
 		Type:     n.Type,
 		Size:     n.TreeSize(),
 		Mtime:    time.Unix(0, n.Mtime),
+		Btime:    btime(n.Btime),
 		Etag:     n.Etag(),
 		MimeType: n.MimeType,
 		Props:    n.Props,
@@ -64,3 +67,19 @@ func info(n *metadata.Node, path string) *ResourceInfo {
 func childInfo(n *metadata.Node, parentPath string) *ResourceInfo {
 	return info(n, lookup.Join(parentPath, n.Name))
 }
+
+func btime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// Node and space types, so that callers need not import metadata.
+const (
+	TypeFile = metadata.TypeFile
+	TypeDir  = metadata.TypeDir
+
+	SpacePersonal = metadata.SpacePersonal
+	SpaceProject  = metadata.SpaceProject
+)

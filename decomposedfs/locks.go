@@ -130,25 +130,74 @@ func covers(l LockInfo, t target) bool {
 }
 
 // checkLocks fails with ErrLocked if a lock is in the way of any target and
-// the context does not carry its token. With no locks in the space this is
-// one cached read of the space record.
+// the context does not carry its token. Of several shared locks in the way,
+// one token is enough (RFC 4918, 6.1); a token counts only for the user who
+// took the lock, when the context names a user (WithUser). With no locks in
+// the space this is one cached read of the space record.
 func (fs *FS) checkLocks(ctx context.Context, sid string, targets ...target) error {
 	locks, err := fs.activeLocks(ctx, sid)
 	if err != nil || len(locks) == 0 {
 		return err
 	}
-	tokens := lockTokens(ctx)
-	for _, l := range locks {
-		if slices.Contains(tokens, l.Token) {
-			continue
-		}
-		for _, t := range targets {
-			if covers(l, t) {
+	tokens, user := lockTokens(ctx), userOf(ctx)
+	held := func(l LockInfo) bool {
+		return slices.Contains(tokens, l.Token) && (user == "" || l.User == "" || l.User == user)
+	}
+	for _, t := range targets {
+		var shared []LockInfo
+		sharedHeld := false
+		for _, l := range locks {
+			if !covers(l, t) {
+				continue
+			}
+			if l.Shared {
+				shared = append(shared, l)
+				sharedHeld = sharedHeld || held(l)
+				continue
+			}
+			if !held(l) {
 				return fmt.Errorf("%w: %s (lock on %s)", ErrLocked, t.path, l.Path)
 			}
 		}
+		if len(shared) > 0 && !sharedHeld {
+			return fmt.Errorf("%w: %s (shared lock on %s)", ErrLocked, t.path, shared[0].Path)
+		}
 	}
 	return nil
+}
+
+type userKey struct{}
+
+// WithUser returns a context naming the user a request acts for. Lock
+// tokens then count only for locks that user took.
+func WithUser(ctx context.Context, user string) context.Context {
+	return context.WithValue(ctx, userKey{}, user)
+}
+
+func userOf(ctx context.Context) string {
+	u, _ := ctx.Value(userKey{}).(string)
+	return u
+}
+
+// SpaceLocks returns every active lock of a space, with its node's current
+// path (for lock discovery over many resources at once).
+func (fs *FS) SpaceLocks(ctx context.Context, spaceID string) ([]LockInfo, error) {
+	if err := metadata.ValidateID(spaceID); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidRef, err)
+	}
+	return fs.activeLocks(ctx, spaceID)
+}
+
+// LocksCovering filters locks (from SpaceLocks) to those that cover a
+// resource at path p: its own, and deep ones of folders above it.
+func LocksCovering(locks []LockInfo, p string) []LockInfo {
+	var out []LockInfo
+	for _, l := range locks {
+		if covers(l, target{path: p}) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // parentOf returns the space path of the folder containing p.
@@ -246,6 +295,9 @@ func (fs *FS) changeLock(ctx context.Context, ref Reference, token string, chang
 		i := slices.IndexFunc(s.Locks, func(l metadata.Lock) bool { return l.Token == token })
 		if i < 0 {
 			return fmt.Errorf("%w: %s", ErrNoSuchLock, token)
+		}
+		if u := userOf(ctx); u != "" && s.Locks[i].User != "" && s.Locks[i].User != u {
+			return fmt.Errorf("%w: %s belongs to another user", ErrNoSuchLock, token)
 		}
 		ln, err := fs.meta.ReadNode(ctx, n.SpaceID, s.Locks[i].NodeID)
 		if err != nil {

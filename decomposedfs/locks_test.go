@@ -81,7 +81,7 @@ func TestLocks(t *testing.T) {
 	}
 
 	// Shared locks coexist; an exclusive one then conflicts.
-	s1, err := e.fs.Lock(ctx, e.ref("/g"), decomposedfs.LockOptions{Shared: true})
+	s1, err := e.fs.Lock(ctx, e.ref("/g"), decomposedfs.LockOptions{Shared: true, User: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +95,16 @@ func TestLocks(t *testing.T) {
 	if _, err := e.fs.Lock(ctx, e.ref("/"), decomposedfs.LockOptions{Deep: true}); !errors.Is(err, decomposedfs.ErrLocked) {
 		t.Fatalf("deep lock over a locked descendant: %v", err)
 	}
-	// A lock does not move with its resource.
-	if _, err := e.fs.Move(decomposedfs.WithLockTokens(ctx, s1.Token), e.ref("/g"), e.ref("/h"), false); err == nil {
-		t.Fatal("move with one of two shared tokens succeeded")
+	// Of two shared locks, one token is enough (RFC 4918, 6.1), but only
+	// for the user who took it.
+	if _, err := e.fs.Move(decomposedfs.WithUser(decomposedfs.WithLockTokens(ctx, s1.Token), "mallory"), e.ref("/g"), e.ref("/h"), false); !errors.Is(err, decomposedfs.ErrLocked) {
+		t.Fatalf("move with another user's token: %v", err)
+	}
+	if _, err := e.fs.Move(decomposedfs.WithLockTokens(ctx, s1.Token), e.ref("/g"), e.ref("/h"), false); err != nil {
+		t.Fatalf("move with one of two shared tokens: %v", err)
+	}
+	if ls, _ := e.fs.Locks(ctx, e.ref("/h")); len(ls) != 0 {
+		t.Fatalf("locks moved with the resource: %+v", ls)
 	}
 
 	// Locks expire.

@@ -21,6 +21,11 @@ type resource struct {
 	h    *Handler
 	ctx  context.Context
 	root bool // the space root
+
+	// locks are the space's active locks, read once for all the
+	// resources of a response (lockLoaded says whether they were).
+	locks      []decomposedfs.LockInfo
+	lockLoaded bool
 }
 
 // liveProp is a computed property. value appends the property's content
@@ -43,6 +48,13 @@ var liveProps = map[propName]liveProp{
 	}},
 	{nsDAV, "getlastmodified"}: {inAllprop: true, value: func(r *resource, b *bytes.Buffer) bool {
 		b.Write(r.ri.Mtime.UTC().AppendFormat(b.AvailableBuffer(), http.TimeFormat))
+		return true
+	}},
+	{nsDAV, "creationdate"}: {inAllprop: true, value: func(r *resource, b *bytes.Buffer) bool {
+		if r.ri.Btime.IsZero() {
+			return false
+		}
+		b.Write(r.ri.Btime.UTC().AppendFormat(b.AvailableBuffer(), time.RFC3339))
 		return true
 	}},
 	{nsDAV, "getcontentlength"}: {inAllprop: true, value: func(r *resource, b *bytes.Buffer) bool {
@@ -201,12 +213,15 @@ func (r *resource) permissions() string {
 }
 
 func (r *resource) lockDiscovery(b *bytes.Buffer) {
-	ref := decomposedfs.Reference{SpaceID: r.ri.SpaceID, NodeID: r.ri.ID}
-	locks, err := r.h.fs.Locks(r.ctx, ref)
-	if err != nil {
-		r.h.log.WarnContext(r.ctx, "lock discovery failed", "path", r.ri.Path, "err", err)
-		return
+	if !r.lockLoaded {
+		locks, err := r.h.fs.SpaceLocks(r.ctx, r.ri.SpaceID)
+		if err != nil {
+			r.h.log.WarnContext(r.ctx, "lock discovery failed", "path", r.ri.Path, "err", err)
+			return
+		}
+		r.locks, r.lockLoaded = locks, true
 	}
+	locks := decomposedfs.LocksCovering(r.locks, r.ri.Path)
 	for i := range locks {
 		writeActiveLock(b, &locks[i], r.t, locks[i].NodeID != r.ri.ID || r.ri.IsDir())
 	}

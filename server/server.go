@@ -301,7 +301,7 @@ func (h *Handler) ensurePersonal(ctx context.Context, user string) error {
 		return nil
 	}
 	_, err := h.fs.EnsureSpace(ctx, decomposedfs.SpaceSpec{
-		ID: decomposedfs.PersonalSpaceID(user), Type: "personal", Name: user, Owner: user,
+		ID: decomposedfs.PersonalSpaceID(user), Type: decomposedfs.SpacePersonal, Name: user, Owner: user,
 	})
 	if err != nil {
 		return fmt.Errorf("server: personal space of %s: %w", user, err)
@@ -324,8 +324,10 @@ func headerSize(r *http.Request) int {
 
 type userKey struct{}
 
+// withUser names the request's user, for the server and for the driver
+// (whose lock tokens count only for their owner).
 func withUser(ctx context.Context, user string) context.Context {
-	return context.WithValue(ctx, userKey{}, user)
+	return decomposedfs.WithUser(context.WithValue(ctx, userKey{}, user), user)
 }
 
 // UserFromContext returns the authenticated user of a request served by

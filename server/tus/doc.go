@@ -95,7 +95,6 @@
 // timeout). See locker.
 //
 // An upload that has every byte but was not committed (the process died
-// between the last chunk and the commit) is committed by the next HEAD or
-// PATCH for it, since the client, seeing a complete upload, sends nothing
-// more.
+// between the last chunk and the commit) stays so until it expires, unless
+// Options.FinishStranded is on; see there why it is off.
 package tus

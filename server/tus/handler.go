@@ -39,6 +39,15 @@ type Options struct {
 	// server.Options.Mounts, say. Nil: such requests have no user, and get
 	// 403 (creation) or 404.
 	User func(context.Context) string
+	// FinishStranded commits, on the next HEAD or PATCH for it, an upload
+	// that has all its bytes but was never committed because the process
+	// that received the last byte died first (the client, seeing a
+	// complete upload, sends nothing more). Off by default: the driver's
+	// FinishUpload does not claim a session atomically, so if that process
+	// is alive and still committing (a big file takes a while to assemble)
+	// the second commit deletes the file's content. Turn it on once it
+	// does.
+	FinishStranded bool
 	// Logger receives tusd's warnings and the errors that a client sees as
 	// a 500. Nil means slog.Default().
 	Logger *slog.Logger
@@ -94,7 +103,7 @@ func New(fs *decomposedfs.FS, opts Options) (*Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	st := &store{fs: fs, ttl: opts.TTL, log: log}
+	st := &store{fs: fs, ttl: opts.TTL, finishStranded: opts.FinishStranded, log: log}
 	comp := handler.NewStoreComposer()
 	comp.UseCore(st)
 	comp.UseTerminater(st)

@@ -19,9 +19,10 @@ import (
 // store is tusd's data store over the driver's resumable uploads: a TUS
 // upload is a decomposedfs upload session, its id the session's id.
 type store struct {
-	fs  *decomposedfs.FS
-	ttl time.Duration
-	log *slog.Logger
+	fs             *decomposedfs.FS
+	ttl            time.Duration
+	finishStranded bool // see Options.FinishStranded
+	log            *slog.Logger
 }
 
 var (
@@ -125,11 +126,8 @@ func parseMtime(v string) (time.Time, error) {
 }
 
 // GetUpload finds an upload of the request's user. Someone else's upload
-// is not found, exactly as one that does not exist.
-//
-// An upload that has all its bytes but is not finished is finished here:
-// the process that received the last byte died before it could, and the
-// client, which sees a complete upload, will not send anything more.
+// is not found, exactly as one that does not exist. A stranded upload is
+// committed here (Options.FinishStranded).
 func (s *store) GetUpload(ctx context.Context, id string) (handler.Upload, error) {
 	rq := requestFrom(ctx)
 	sess, err := s.fs.GetUpload(ctx, id)
@@ -141,7 +139,7 @@ func (s *store) GetUpload(ctx context.Context, id string) (handler.Upload, error
 	}
 	rq.expires(sess)
 	u := &upload{s: s, sess: sess}
-	if sess.Offset == sess.Size && rq.method != http.MethodDelete {
+	if s.finishStranded && sess.Offset == sess.Size && rq.method != http.MethodDelete {
 		if err := u.finish(ctx); err != nil {
 			return nil, err
 		}

@@ -481,18 +481,28 @@ func TestOtherUser(t *testing.T) {
 	}
 }
 
-// TestFinishOnResume: the process that received the last byte died before
+// TestFinishStranded: the process that received the last byte died before
 // it committed the file. The client sees a complete upload and will send
-// nothing more, so the next request about the upload commits it.
-func TestFinishOnResume(t *testing.T) {
+// nothing more; with FinishStranded the next request about the upload
+// commits it, without it the upload waits for its expiry.
+func TestFinishStranded(t *testing.T) {
 	e := newEnv(t, posixBlobs)
-	_, srv := e.serve(t, tus.Options{})
+	_, off := e.serve(t, tus.Options{})
+	_, srv := e.serve(t, tus.Options{FinishStranded: true})
 	c := &client{t: t, base: srv.URL, user: "alice"}
 	data := payload(8, 5000)
 	up := c.create(basePath, int64(len(data)), uploadMeta("filename", "late"))
 	id := up[len(basePath):]
 	if _, err := e.fs.WriteUpload(context.Background(), id, 0, strings.NewReader(string(data)), nil); err != nil {
 		t.Fatal(err)
+	}
+	e.absent(t, "/late")
+	dflt := &client{t: t, base: off.URL, user: "alice"}
+	if r := dflt.head(up); r.StatusCode != http.StatusOK || r.offset() != int64(len(data)) || r.Header.Get("OC-FileId") != "" {
+		t.Fatalf("HEAD of a stranded upload, FinishStranded off: %d %v", r.StatusCode, r.Header)
+	}
+	if r := dflt.patch(up, int64(len(data)), nil, nil); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("empty PATCH at the end, FinishStranded off: %d", r.StatusCode)
 	}
 	e.absent(t, "/late")
 	r := c.head(up)
