@@ -90,6 +90,19 @@ type Backend interface {
 	// was unlinked (its tree size tells what to propagate).
 	TrashNode(ctx context.Context, spaceID, id string) (*Node, error)
 
+	// ListTrash calls fn for every node at the top of a trashed subtree of
+	// the space (the nodes TrashNode or a replacing MoveNode trashed), in
+	// no particular order.
+	ListTrash(ctx context.Context, spaceID string, fn func(*Node) error) error
+
+	// RestoreNode brings a trashed node (the top of a trashed subtree)
+	// back under newParentID as newName, with its subtree: ErrExist if
+	// the name is taken, ErrNotFound if the node is not in the trash or
+	// the parent is not a live folder. It returns the restored node (its
+	// tree size tells what to propagate). Restoring a folder changes the
+	// namespace version.
+	RestoreNode(ctx context.Context, spaceID, id, newParentID, newName string) (*Node, error)
+
 	// PurgeNode removes the record of a node that is not linked anywhere
 	// (a failed create, or a trashed node being purged), with its folder
 	// entries if it is a folder without children. Purging a missing node is
@@ -109,6 +122,11 @@ type Backend interface {
 	// of a node can change without its own record changing. Path caches
 	// are validated by it.
 	NamespaceVersion(ctx context.Context, spaceID string) (cache.Stamp, error)
+
+	// DeleteSpace removes a space's metadata entirely: its record, its
+	// nodes, its trash. The caller removes its blobs first. Deleting a
+	// missing space is not an error.
+	DeleteSpace(ctx context.Context, id string) error
 
 	// CreateUpload stores the record of a new resumable upload; ErrExist if
 	// its id is taken.

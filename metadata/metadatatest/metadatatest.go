@@ -46,6 +46,7 @@ func Run(t *testing.T, h Harness) {
 		{"Propagate", propagateTests},
 		{"Purge", purgeTests},
 		{"Prepare", prepareTests},
+		{"Restore", restoreTests},
 		{"Concurrency", concurrencyTests},
 		{"Coherence", coherenceTests},
 	}
