@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"context"
+	"slices"
 
 	"github.com/s3dfs/s3dfs/cache"
 )
@@ -38,6 +39,12 @@ type Backend interface {
 	// whose record cannot be read is passed to bad (if not nil) and
 	// skipped.
 	ListSpaces(ctx context.Context, fn func(*Space) error, bad func(id string, err error)) error
+
+	// SpacesBy returns the ids of the spaces that an index lists under
+	// key, in no particular order. Indexes are derived from the space
+	// records and kept by CreateSpace, UpdateSpace and DeleteSpace; every
+	// id returned names a space whose record matches now.
+	SpacesBy(ctx context.Context, index SpaceIndex, key string) ([]string, error)
 
 	// ReadNode returns the record of a node, or ErrNotFound. It may come
 	// from a cache, but never one older than the last write that finished
@@ -196,3 +203,40 @@ type CacheReporter interface {
 type Checker interface {
 	Check(ctx context.Context) error
 }
+
+// SpaceIndex names an index of spaces.
+type SpaceIndex string
+
+const (
+	// IndexOwner lists spaces by owner name.
+	IndexOwner SpaceIndex = "owner"
+	// IndexMember lists spaces by member: the grantee ("user:NAME" or
+	// "group:NAME") of an unexpired, not denying grant on the root node.
+	IndexMember SpaceIndex = "member"
+	// IndexType lists spaces by type.
+	IndexType SpaceIndex = "type"
+)
+
+// IndexKeys returns the keys under which index lists s at time now (ns).
+func (s *Space) IndexKeys(index SpaceIndex, now int64) []string {
+	switch index {
+	case IndexOwner:
+		if s.Owner != "" {
+			return []string{s.Owner}
+		}
+	case IndexType:
+		return []string{string(s.Type)}
+	case IndexMember:
+		var keys []string
+		for _, g := range s.Grants {
+			if g.NodeID == s.ID && !g.Deny && (g.Expires == 0 || g.Expires > now) && !slices.Contains(keys, g.Grantee) {
+				keys = append(keys, g.Grantee)
+			}
+		}
+		return keys
+	}
+	return nil
+}
+
+// SpaceIndexes are all indexes, in a fixed order.
+var SpaceIndexes = []SpaceIndex{IndexOwner, IndexMember, IndexType}

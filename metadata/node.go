@@ -86,6 +86,8 @@ type Node struct {
 	Trashed int64 `msgpack:"tr,omitempty"`
 	// Props are dead properties set by clients (WebDAV PROPPATCH).
 	Props map[string]string `msgpack:"props,omitempty"`
+	// Revisions are earlier contents of a file, oldest first.
+	Revisions []Revision `msgpack:"revs,omitempty"`
 
 	// Tree holds the propagated values of a folder (zero for files).
 	Tree TreeStats `msgpack:"-"`
@@ -95,6 +97,31 @@ type Node struct {
 
 	etag    string
 	unknown map[string]msgpack.RawMessage
+}
+
+// Revision is an earlier content of a file, kept when it was overwritten.
+type Revision struct {
+	// ID names the revision (the time it was replaced, in ns, as a
+	// decimal string: unique within a file and sorted like time).
+	ID        string    `msgpack:"id"`
+	BlobID    string    `msgpack:"b,omitempty"`
+	Size      int64     `msgpack:"s,omitempty"`
+	Mtime     int64     `msgpack:"mt"`
+	Checksums Checksums `msgpack:"ck,omitempty"`
+
+	unknown map[string]msgpack.RawMessage
+}
+
+var revisionCodec = newStructCodec(reflect.TypeFor[Revision]())
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (r *Revision) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return revisionCodec.encode(enc, reflect.ValueOf(r).Elem(), r.unknown)
+}
+
+// DecodeMsgpack implements msgpack.CustomDecoder.
+func (r *Revision) DecodeMsgpack(dec *msgpack.Decoder) error {
+	return revisionCodec.decode(dec, reflect.ValueOf(r).Elem(), &r.unknown)
 }
 
 var (
@@ -198,6 +225,17 @@ func (n *Node) Clone() *Node {
 		c.Props = make(map[string]string, len(n.Props))
 		for k, v := range n.Props {
 			c.Props[k] = v
+		}
+	}
+	if n.Revisions != nil {
+		c.Revisions = make([]Revision, len(n.Revisions))
+		for i, r := range n.Revisions {
+			r.Checksums.SHA1 = bytes.Clone(r.Checksums.SHA1)
+			r.Checksums.MD5 = bytes.Clone(r.Checksums.MD5)
+			r.Checksums.Adler32 = bytes.Clone(r.Checksums.Adler32)
+			r.Checksums.unknown = cloneRaw(r.Checksums.unknown)
+			r.unknown = cloneRaw(r.unknown)
+			c.Revisions[i] = r
 		}
 	}
 	c.unknown = cloneRaw(n.unknown)

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 
+	"github.com/s3dfs/s3dfs/cache"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -33,6 +35,49 @@ type Space struct {
 	// that a mutation learns whether anything in the space is locked from
 	// one cached read.
 	Locks []Lock `msgpack:"locks,omitempty"`
+	// Description is free text shown to users.
+	Description string `msgpack:"desc,omitempty"`
+	// Disabled is when the space was disabled (ns), 0 while it is enabled.
+	// A disabled space is invisible to everyone but its managers until it
+	// is restored or purged.
+	Disabled int64 `msgpack:"dis,omitempty"`
+	// Grants give users and groups access to a node and everything below
+	// it. Grants on the root node make the space's members. They live here,
+	// like Locks, so that one cached read of this record tells every
+	// grant that can apply to any node of the space.
+	Grants []Grant `msgpack:"grants,omitempty"`
+	// Reservations hold quota for uploads in progress, so that concurrent
+	// uploads cannot together exceed it.
+	Reservations []Reservation `msgpack:"res,omitempty"`
+
+	// Stamp identifies the stored version this Space was read from.
+	Stamp cache.Stamp `msgpack:"-"`
+
+	unknown map[string]msgpack.RawMessage
+}
+
+// Grant gives a user or group a role on a node and its subtree, or denies
+// them access to it.
+type Grant struct {
+	ID     string `msgpack:"id"`
+	NodeID string `msgpack:"node"`
+	// Grantee is "user:NAME" or "group:NAME".
+	Grantee string `msgpack:"to"`
+	Role    string `msgpack:"role"`
+	// Deny makes the grant take the role's permissions away instead.
+	Deny    bool   `msgpack:"deny,omitempty"`
+	Expires int64  `msgpack:"exp,omitempty"` // ns; 0 never
+	Creator string `msgpack:"by,omitempty"`
+	Created int64  `msgpack:"ct"`
+
+	unknown map[string]msgpack.RawMessage
+}
+
+// Reservation holds quota for an upload in progress.
+type Reservation struct {
+	ID      string `msgpack:"id"`
+	Bytes   int64  `msgpack:"b"`
+	Expires int64  `msgpack:"exp"` // ns
 
 	unknown map[string]msgpack.RawMessage
 }
@@ -52,9 +97,31 @@ type Lock struct {
 }
 
 var (
-	spaceCodec = newStructCodec(reflect.TypeFor[Space]())
-	lockCodec  = newStructCodec(reflect.TypeFor[Lock]())
+	spaceCodec       = newStructCodec(reflect.TypeFor[Space]())
+	lockCodec        = newStructCodec(reflect.TypeFor[Lock]())
+	grantCodec       = newStructCodec(reflect.TypeFor[Grant]())
+	reservationCodec = newStructCodec(reflect.TypeFor[Reservation]())
 )
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (g *Grant) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return grantCodec.encode(enc, reflect.ValueOf(g).Elem(), g.unknown)
+}
+
+// DecodeMsgpack implements msgpack.CustomDecoder.
+func (g *Grant) DecodeMsgpack(dec *msgpack.Decoder) error {
+	return grantCodec.decode(dec, reflect.ValueOf(g).Elem(), &g.unknown)
+}
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (r *Reservation) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return reservationCodec.encode(enc, reflect.ValueOf(r).Elem(), r.unknown)
+}
+
+// DecodeMsgpack implements msgpack.CustomDecoder.
+func (r *Reservation) DecodeMsgpack(dec *msgpack.Decoder) error {
+	return reservationCodec.decode(dec, reflect.ValueOf(r).Elem(), &r.unknown)
+}
 
 // EncodeMsgpack implements msgpack.CustomEncoder.
 func (l *Lock) EncodeMsgpack(enc *msgpack.Encoder) error {
@@ -87,6 +154,20 @@ func (s *Space) Clone() *Space {
 			c.Locks[i] = l
 		}
 	}
+	if s.Grants != nil {
+		c.Grants = make([]Grant, len(s.Grants))
+		for i, g := range s.Grants {
+			g.unknown = cloneRaw(g.unknown)
+			c.Grants[i] = g
+		}
+	}
+	if s.Reservations != nil {
+		c.Reservations = make([]Reservation, len(s.Reservations))
+		for i, r := range s.Reservations {
+			r.unknown = cloneRaw(r.unknown)
+			c.Reservations[i] = r
+		}
+	}
 	return &c
 }
 
@@ -108,6 +189,12 @@ func (s *Space) Validate() error {
 	for _, l := range s.Locks {
 		if l.Token == "" || ValidateID(l.NodeID) != nil {
 			return fmt.Errorf("%w: space %s: lock %q on node %q", ErrCorrupt, s.ID, l.Token, l.NodeID)
+		}
+	}
+	for _, g := range s.Grants {
+		if g.ID == "" || ValidateID(g.NodeID) != nil || g.Role == "" ||
+			!(strings.HasPrefix(g.Grantee, "user:") || strings.HasPrefix(g.Grantee, "group:")) {
+			return fmt.Errorf("%w: space %s: grant %q on node %q to %q", ErrCorrupt, s.ID, g.ID, g.NodeID, g.Grantee)
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ var spaceTests = []test{
 	{"UpdateMissing", testSpaceUpdateMissing},
 	{"List", testSpaceList},
 	{"Isolation", testSpaceIsolation},
+	{"Indexes", testSpaceIndexes},
 }
 
 // A space and its root read back as written, on both handles.

@@ -161,6 +161,9 @@ func (b *Backend) CreateSpace(ctx context.Context, s *metadata.Space, root *meta
 	if err := b.replaceFile(b.recordPath(s.ID, s.ID), rootRec, cache.NextTime(), nil); err != nil {
 		return fmt.Errorf("mpk: create space: %w", err)
 	}
+	if err := b.indexAdd(s); err != nil {
+		return err
+	}
 	if err := b.writeNew(recPath, rec); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: space %s", metadata.ErrExist, s.ID)
@@ -205,6 +208,7 @@ func readSpaceFile(path, id string) (*metadata.Space, cache.Stamp, error) {
 	if s.ID != id {
 		return nil, st, fmt.Errorf("mpk: %s: %w: record names space %s", path, metadata.ErrCorrupt, s.ID)
 	}
+	s.Stamp = st
 	return s, st, nil
 }
 
@@ -236,10 +240,15 @@ func (b *Backend) UpdateSpace(ctx context.Context, id string, fn func(*metadata.
 	if err != nil {
 		return nil, err
 	}
+	if err := b.indexAdd(s); err != nil {
+		return nil, err
+	}
 	if err := b.replaceFile(path, rec, cache.NextAfter(st.Mtime), nil); err != nil {
 		return nil, fmt.Errorf("mpk: update space: %w", err)
 	}
 	b.spaces.Invalidate(id)
+	b.indexDrop(old, s)
+	s.Stamp = cache.Stamp{} // unknown until read back
 	return s, nil
 }
 

@@ -5,6 +5,9 @@
 //
 //	<root>/
 //	  locks                              striped lock file (see lock.go), never unlinked
+//	  indexes/<index>/<key>/<sid>        symlink -> sid: space indexes (owner, member,
+//	                                     type; see index.go), derived from the records
+//	  uploads/<id>.mpk                   resumable upload sessions
 //	  spaces/<sid[0:2]>/<sid>/
 //	    space.mpk                        the space record (written last: the commit of a new space)
 //	    ns                               empty file; its mtime is the namespace version

@@ -148,7 +148,11 @@ func TestLayout(t *testing.T) {
 	}
 	sp := "spaces/" + s.sid[:2] + "/" + s.sid
 	want := map[string]bool{
-		"locks":                               true,
+		"locks":                 true,
+		"indexes/":              true,
+		"indexes/type/":         true,
+		"indexes/type/project/": true,
+		"indexes/type/project/" + s.sid + " -> " + s.sid: true,
 		"spaces/":                             true,
 		"spaces/" + s.sid[:2] + "/":           true,
 		sp + "/":                              true,

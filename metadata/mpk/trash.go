@@ -142,11 +142,15 @@ func (b *Backend) DeleteSpace(ctx context.Context, id string) error {
 		return err
 	}
 	dir := b.spacePath(id)
+	old, _, rerr := readSpaceFile(filepath.Join(dir, spaceRecord), id)
 	if err := unix.Unlink(filepath.Join(dir, spaceRecord)); err != nil && !errors.Is(err, unix.ENOENT) {
 		return &os.PathError{Op: "unlink", Path: filepath.Join(dir, spaceRecord), Err: err}
 	}
 	b.spaces.Invalidate(id)
 	b.handles.Delete(id)
+	if rerr == nil {
+		b.indexDrop(old, nil)
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("mpk: delete space %s: %w", id, err)
 	}
