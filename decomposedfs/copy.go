@@ -44,6 +44,16 @@ func (fs *FS) Copy(ctx context.Context, src, dst Reference, opts CopyOptions) (*
 	if parent.SpaceID == n.SpaceID && n.Type == metadata.TypeDir && !opts.Shallow && under(dstPath, srcPath) {
 		return nil, fmt.Errorf("%w: copy %s into %s", ErrCycle, srcPath, dstPath)
 	}
+	read := PermDownload
+	if n.Type == metadata.TypeDir {
+		read = PermList
+	}
+	if _, err := fs.authorize(ctx, n.SpaceID, srcPath, read); err != nil {
+		return nil, err
+	}
+	if _, err := fs.authorize(ctx, parent.SpaceID, ppath, createPerm(n.Type)); err != nil {
+		return nil, err
+	}
 	if err := fs.checkLocks(ctx, parent.SpaceID, target{path: ppath}, target{path: dstPath, deep: true}); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/s3dfs/s3dfs/blobstore"
+	"github.com/s3dfs/s3dfs/cache"
 	"github.com/s3dfs/s3dfs/lookup"
 	"github.com/s3dfs/s3dfs/metadata"
 )
@@ -40,6 +41,8 @@ type FS struct {
 	blobs blobstore.Store
 	lu    *lookup.Resolver
 	log   *slog.Logger
+	opts  Options
+	perms *cache.Cache[permEntry] // user + path -> permissions
 }
 
 // New creates an FS. It takes ownership of neither store: Close closes the
@@ -56,12 +59,17 @@ func New(meta metadata.Backend, blobs blobstore.Store, opts Options) (*FS, error
 	if log == nil {
 		log = slog.Default()
 	}
-	return &FS{meta: meta, blobs: blobs, lu: lu, log: log}, nil
+	perms, err := cache.New[permEntry](cache.Options{MaxBytes: opts.Lookup.CacheBytes / 4, Mode: cache.Strict})
+	if err != nil {
+		return nil, err
+	}
+	return &FS{meta: meta, blobs: blobs, lu: lu, log: log, opts: opts, perms: perms}, nil
 }
 
 // Close releases the FS's caches.
 func (fs *FS) Close() error {
 	fs.lu.Close()
+	fs.perms.Close()
 	return nil
 }
 

@@ -29,6 +29,8 @@ type ResourceInfo struct {
 	MimeType  string
 	// Props are the dead properties (see SetProps). Shared: do not modify.
 	Props map[string]string
+	// Permissions are what the requesting user may do to the resource.
+	Permissions Permissions
 }
 
 // IsDir reports whether the resource is a folder.
@@ -43,18 +45,19 @@ type Checksums struct {
 
 func info(n *metadata.Node, path string) *ResourceInfo {
 	ri := &ResourceInfo{
-		ID:       n.ID,
-		ParentID: n.ParentID,
-		SpaceID:  n.SpaceID,
-		Name:     n.Name,
-		Path:     path,
-		Type:     n.Type,
-		Size:     n.TreeSize(),
-		Mtime:    time.Unix(0, n.Mtime),
-		Btime:    btime(n.Btime),
-		Etag:     n.Etag(),
-		MimeType: n.MimeType,
-		Props:    n.Props,
+		ID:          n.ID,
+		ParentID:    n.ParentID,
+		SpaceID:     n.SpaceID,
+		Name:        n.Name,
+		Path:        path,
+		Type:        n.Type,
+		Size:        n.TreeSize(),
+		Mtime:       time.Unix(0, n.Mtime),
+		Btime:       btime(n.Btime),
+		Etag:        n.Etag(),
+		MimeType:    n.MimeType,
+		Props:       n.Props,
+		Permissions: PermAll,
 	}
 	if n.Type == metadata.TypeDir {
 		ri.Mtime = time.Unix(0, max(n.Mtime, n.Tree.Mtime))

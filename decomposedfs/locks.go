@@ -166,19 +166,6 @@ func (fs *FS) checkLocks(ctx context.Context, sid string, targets ...target) err
 	return nil
 }
 
-type userKey struct{}
-
-// WithUser returns a context naming the user a request acts for. Lock
-// tokens then count only for locks that user took.
-func WithUser(ctx context.Context, user string) context.Context {
-	return context.WithValue(ctx, userKey{}, user)
-}
-
-func userOf(ctx context.Context) string {
-	u, _ := ctx.Value(userKey{}).(string)
-	return u
-}
-
 // SpaceLocks returns every active lock of a space, with its node's current
 // path (for lock discovery over many resources at once).
 func (fs *FS) SpaceLocks(ctx context.Context, spaceID string) ([]LockInfo, error) {
@@ -217,6 +204,9 @@ func parentOf(p string) string {
 func (fs *FS) Lock(ctx context.Context, ref Reference, opts LockOptions) (*LockInfo, error) {
 	n, p, err := fs.resolve(ctx, ref)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := fs.authorize(ctx, n.SpaceID, p, PermLock); err != nil {
 		return nil, err
 	}
 	timeout := clampTimeout(opts.Timeout)
@@ -288,6 +278,9 @@ func (fs *FS) changeLock(ctx context.Context, ref Reference, token string, chang
 	if err != nil {
 		return nil, err
 	}
+	if _, err := fs.authorize(ctx, n.SpaceID, p, PermLock); err != nil {
+		return nil, err
+	}
 	var out LockInfo
 	_, err = fs.meta.UpdateSpace(ctx, n.SpaceID, func(s *metadata.Space) error {
 		now := time.Now().UnixNano()
@@ -324,6 +317,9 @@ func (fs *FS) changeLock(ctx context.Context, ref Reference, token string, chang
 func (fs *FS) Locks(ctx context.Context, ref Reference) ([]LockInfo, error) {
 	n, p, err := fs.resolve(ctx, ref)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := fs.authorize(ctx, n.SpaceID, p, PermStat); err != nil {
 		return nil, err
 	}
 	locks, err := fs.activeLocks(ctx, n.SpaceID)

@@ -15,7 +15,13 @@ func (fs *FS) GetMD(ctx context.Context, ref Reference) (*ResourceInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return info(n, p), nil
+	perms, err := fs.authorize(ctx, n.SpaceID, p, PermStat)
+	if err != nil {
+		return nil, err
+	}
+	ri := info(n, p)
+	ri.Permissions = perms
+	return ri, nil
 }
 
 // Listing is the content of a folder.
@@ -39,13 +45,34 @@ func (fs *FS) ListFolder(ctx context.Context, ref Reference) (*Listing, error) {
 	if n.Type != metadata.TypeDir {
 		return nil, fmt.Errorf("%w: %s", ErrNotDir, p)
 	}
+	perms, err := fs.authorize(ctx, n.SpaceID, p, PermList)
+	if err != nil {
+		return nil, err
+	}
 	l, err := fs.meta.List(ctx, n.SpaceID, n.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := &Listing{Folder: info(n, p), Children: make([]*ResourceInfo, len(l.Children)), Problems: l.Problems}
-	for i, c := range l.Children {
-		out.Children[i] = childInfo(c, p)
+	out := &Listing{Folder: info(n, p), Children: make([]*ResourceInfo, 0, len(l.Children)), Problems: l.Problems}
+	out.Folder.Permissions = perms
+	// Children inherit the folder's permissions unless a grant of the
+	// user's lies below the folder; only then is each one evaluated.
+	perChild, err := fs.grantsBelow(ctx, n.SpaceID, p)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range l.Children {
+		ci := childInfo(c, p)
+		ci.Permissions = perms
+		if perChild {
+			if ci.Permissions, err = fs.permissions(ctx, n.SpaceID, ci.Path); err != nil {
+				return nil, err
+			}
+			if !ci.Permissions.Has(PermStat) {
+				continue
+			}
+		}
+		out.Children = append(out.Children, ci)
 	}
 	return out, nil
 }
@@ -61,7 +88,12 @@ func (fs *FS) Download(ctx context.Context, ref Reference, offset, length int64)
 	if n.Type == metadata.TypeDir {
 		return nil, nil, fmt.Errorf("%w: %s", ErrIsDir, p)
 	}
+	perms, err := fs.authorize(ctx, n.SpaceID, p, PermDownload)
+	if err != nil {
+		return nil, nil, err
+	}
 	ri := info(n, p)
+	ri.Permissions = perms
 	if offset < 0 || length < -1 || (offset >= n.Size && !(offset == 0 && n.Size == 0)) {
 		return nil, nil, fmt.Errorf("%w: offset %d of %d bytes", ErrRange, offset, n.Size)
 	}

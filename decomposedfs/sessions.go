@@ -102,6 +102,13 @@ func (fs *FS) InitiateUpload(ctx context.Context, spec UploadSpec) (*UploadSessi
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
+	need := PermCreateFile
+	if lt.path != ppath {
+		need = PermOverwrite
+	}
+	if _, err := fs.authorize(ctx, sid, lt.path, need); err != nil {
+		return nil, err
+	}
 	if err := fs.checkLocks(ctx, sid, lt); err != nil {
 		return nil, err
 	}
@@ -160,6 +167,9 @@ func (fs *FS) readUpload(ctx context.Context, id string) (*metadata.Upload, erro
 	}
 	if u.Expires <= time.Now().UnixNano() {
 		return nil, fmt.Errorf("%w: upload %s expired", ErrNotFound, id)
+	}
+	if pr, ok := principalOf(ctx); ok && u.User != pr.user {
+		return nil, fmt.Errorf("%w: upload %s", ErrNotFound, id) // another user's
 	}
 	return u, nil
 }

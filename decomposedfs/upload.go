@@ -114,6 +114,13 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
+	need := PermCreateFile
+	if lockTarget.path != ppath {
+		need = PermOverwrite
+	}
+	if _, err := fs.authorize(ctx, sid, lockTarget.path, need); err != nil {
+		return nil, err
+	}
 	if err := fs.checkLocks(ctx, sid, lockTarget); err != nil {
 		return nil, err
 	}

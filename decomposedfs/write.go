@@ -20,6 +20,9 @@ func (fs *FS) CreateDir(ctx context.Context, ref Reference) (*ResourceInfo, erro
 	if err != nil {
 		return nil, err
 	}
+	if _, err := fs.authorize(ctx, parent.SpaceID, ppath, PermCreateFolder); err != nil {
+		return nil, err
+	}
 	if err := fs.checkLocks(ctx, parent.SpaceID, target{path: ppath}); err != nil {
 		return nil, err
 	}
@@ -42,6 +45,9 @@ func (fs *FS) CreateDir(ctx context.Context, ref Reference) (*ResourceInfo, erro
 func (fs *FS) TouchFile(ctx context.Context, ref Reference, mtime time.Time) (*ResourceInfo, error) {
 	parent, ppath, name, err := fs.resolveParent(ctx, ref)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := fs.authorize(ctx, parent.SpaceID, ppath, PermCreateFile); err != nil {
 		return nil, err
 	}
 	if err := fs.checkLocks(ctx, parent.SpaceID, target{path: ppath}); err != nil {
@@ -86,6 +92,21 @@ func (fs *FS) Move(ctx context.Context, src, dst Reference, overwrite bool) (*Re
 	}
 	sid := n.SpaceID
 	dstPath := lookup.Join(ppath, name)
+	if _, err := fs.authorize(ctx, sid, srcPath, PermMove); err != nil {
+		return nil, err
+	}
+	if _, err := fs.authorize(ctx, sid, ppath, createPerm(n.Type)); err != nil {
+		return nil, err
+	}
+	if overwrite {
+		if perms, err := fs.permissions(ctx, sid, dstPath); err != nil {
+			return nil, err
+		} else if !perms.Has(PermDelete) {
+			if _, err := fs.meta.Lookup(ctx, sid, parent.ID, name); err == nil {
+				return nil, fmt.Errorf("%w: replacing %s needs delete", ErrPermissionDenied, dstPath)
+			}
+		}
+	}
 	if err := fs.checkLocks(ctx, sid, target{path: srcPath, deep: true}, target{path: parentOf(srcPath)},
 		target{path: ppath}, target{path: dstPath, deep: true}); err != nil {
 		return nil, err
@@ -130,6 +151,9 @@ func (fs *FS) Delete(ctx context.Context, ref Reference) error {
 	if n.IsRoot() {
 		return fmt.Errorf("%w: delete", ErrRoot)
 	}
+	if _, err := fs.authorize(ctx, n.SpaceID, p, PermDelete); err != nil {
+		return err
+	}
 	if err := fs.checkLocks(ctx, n.SpaceID, target{path: p, deep: true}, target{path: parentOf(p)}); err != nil {
 		return err
 	}
@@ -169,6 +193,9 @@ func (fs *FS) dropLocksBelow(ctx context.Context, sid, p string) error {
 func (fs *FS) SetProps(ctx context.Context, ref Reference, set map[string]string, remove []string) (*ResourceInfo, error) {
 	n, p, err := fs.resolve(ctx, ref)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := fs.authorize(ctx, n.SpaceID, p, PermOverwrite); err != nil {
 		return nil, err
 	}
 	if err := fs.checkLocks(ctx, n.SpaceID, target{path: p}); err != nil {

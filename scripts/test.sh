@@ -18,3 +18,5 @@ echo "== go test" >&2
 scripts/with-s3.sh go test -count=1 -timeout 45m "$@" ./...
 echo "== litmus" >&2
 scripts/litmus.sh
+echo "== rclone" >&2
+scripts/rclone.sh

@@ -92,7 +92,8 @@
 // The locker here works within a process only and buys liveness: a request
 // for an upload interrupts the one holding it (a client retrying over a
 // dead connection sees the real offset at once instead of after a read
-// timeout). See locker.
+// timeout). See locker. Ownership is checked before the lock is taken, so
+// only the upload's owner can interrupt its requests.
 //
 // An upload that has every byte but was not committed (the process died
 // between the last chunk and the commit) stays so until it expires, unless

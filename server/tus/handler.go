@@ -85,6 +85,7 @@ type Handler struct {
 	basePath string // the path of opts.BasePath
 	absBase  bool   // opts.BasePath is an absolute URL
 	tusd     *handler.UnroutedHandler
+	store    *store
 	serve    http.Handler // tusd's protocol checks around route
 	log      *slog.Logger
 
@@ -122,7 +123,7 @@ func New(fs *decomposedfs.FS, opts Options) (*Handler, error) {
 		return nil, fmt.Errorf("tus: %w", err)
 	}
 	u, _ := url.Parse(opts.BasePath) // checked by Validate
-	h := &Handler{opts: opts, basePath: u.Path, absBase: u.IsAbs(), tusd: th, log: log, inflight: map[*request]struct{}{}}
+	h := &Handler{opts: opts, store: st, basePath: u.Path, absBase: u.IsAbs(), tusd: th, log: log, inflight: map[*request]struct{}{}}
 	h.serve = th.Middleware(http.HandlerFunc(h.route))
 	return h, nil
 }
@@ -138,8 +139,8 @@ type target struct {
 // authenticated user is and, for creation, in which folder the new file
 // goes. A zero folder means the root of the user's personal space
 // (decomposedfs.PersonalSpaceID). The router calls it for every request it
-// hands to the handler; lock tokens of the request (decomposedfs.
-// WithLockTokens) are honoured when the upload is created.
+// hands to the handler; the request's lock tokens, put in the context with
+// decomposedfs.WithLockTokens, are honoured when the upload is created.
 func WithTarget(ctx context.Context, user string, folder decomposedfs.Reference) context.Context {
 	return context.WithValue(ctx, targetKey{}, target{user: user, folder: folder})
 }
@@ -230,6 +231,12 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 				writeError(w, r, err)
 				return
 			}
+		}
+		// Only the owner gets as far as tusd's lock, which interrupts the
+		// request holding it. (The store checks again, under the lock.)
+		if err := h.store.owned(r.Context(), id); err != nil {
+			writeError(w, r, err)
+			return
 		}
 		// tusd takes the id from the whole path.
 		r2 := r.WithContext(r.Context())

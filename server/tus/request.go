@@ -17,7 +17,9 @@ import (
 
 // request is what ServeHTTP learns about a request and hands to the data
 // store through the context (tusd passes the request's context values on
-// to every store call). One goroutine at a time uses it.
+// to every store call). Only the request's goroutine uses it, except that
+// other requests and Shutdown may interrupt its body (body is set before
+// the request is registered and never changes).
 type request struct {
 	user   string
 	folder *decomposedfs.Reference // creation target; nil: the user's personal space root
@@ -41,11 +43,9 @@ func requestFrom(ctx context.Context) *request {
 	return &request{header: http.Header{}}
 }
 
-// Checksum extension errors.
-var (
-	errChecksumAlgorithm = handler.NewError("ERR_CHECKSUM_ALGORITHM", "unsupported Upload-Checksum algorithm (supported: "+checksumAlgorithms+")", http.StatusBadRequest)
-	errChecksumMismatch  = handler.NewError("ERR_CHECKSUM_MISMATCH", "checksum mismatch", 460)
-)
+// errChecksumAlgorithm: the checksum extension wants 400 for an algorithm
+// the server does not support. (A mismatch is 460: see statusTable.)
+var errChecksumAlgorithm = handler.NewError("ERR_CHECKSUM_ALGORITHM", "unsupported Upload-Checksum algorithm (supported: "+checksumAlgorithms+")", http.StatusBadRequest)
 
 // parseChecksum reads Upload-Checksum ("sha1 <base64>") into rq.chunk.
 func (rq *request) parseChecksum(hd http.Header) error {

@@ -224,17 +224,38 @@ func TestShutdown(t *testing.T) {
 
 // TestRetryInterrupts: a client whose connection went quiet retries; its
 // HEAD does not wait for the old PATCH to time out, but stops it, and sees
-// what it kept.
+// what it kept. Another user's requests stop nothing.
 func TestRetryInterrupts(t *testing.T) {
 	e := newEnv(t, posixBlobs)
 	_, srv := e.serve(t, tus.Options{})
 	c := &client{t: t, base: srv.URL, user: "alice"}
+	bob := &client{t: t, base: srv.URL, user: "bob"}
 	data := payload(12, 24<<20)
-	up := c.create(basePath, int64(len(data)), uploadMeta("filename", "r"))
-	pw, res := pipePatch(t, srv.URL, up, 0, int64(len(data)))
-	// More than the socket buffers hold: when this returns, the server is
-	// reading the body.
+	// More than the socket buffers hold: when a write of this returns, the
+	// server is reading the body.
 	sent := 16 << 20
+
+	up := c.create(basePath, int64(len(data)), uploadMeta("filename", "undisturbed"))
+	pw, res := pipePatch(t, srv.URL, up, 0, int64(len(data)))
+	if _, err := pw.Write(data[:sent]); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []resp{bob.head(up), bob.patch(up, 0, data[:10], nil), bob.do("DELETE", up, nil, nil, 0)} {
+		if r.StatusCode != http.StatusNotFound {
+			t.Fatalf("bob's %s during alice's PATCH: %d", r.Request.Method, r.StatusCode)
+		}
+	}
+	if _, err := pw.Write(data[sent:]); err != nil {
+		t.Fatalf("alice's PATCH was stopped: %v", err)
+	}
+	pw.Close()
+	if r := <-res; r.StatusCode != http.StatusNoContent {
+		t.Fatalf("alice's PATCH: %d %s", r.StatusCode, r.body)
+	}
+	e.checkFile(t, "/undisturbed", data)
+
+	up = c.create(basePath, int64(len(data)), uploadMeta("filename", "r"))
+	pw, res = pipePatch(t, srv.URL, up, 0, int64(len(data)))
 	if _, err := pw.Write(data[:sent]); err != nil {
 		t.Fatal(err)
 	}

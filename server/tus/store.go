@@ -147,6 +147,18 @@ func (s *store) GetUpload(ctx context.Context, id string) (handler.Upload, error
 	return u, nil
 }
 
+// owned checks that the request's user owns the upload.
+func (s *store) owned(ctx context.Context, id string) error {
+	sess, err := s.fs.GetUpload(ctx, id)
+	if err != nil {
+		return s.tusError(ctx, err)
+	}
+	if rq := requestFrom(ctx); rq.user == "" || sess.User != rq.user {
+		return handler.ErrNotFound
+	}
+	return nil
+}
+
 // AsTerminatableUpload implements handler.TerminaterDataStore.
 func (s *store) AsTerminatableUpload(u handler.Upload) handler.TerminatableUpload {
 	return u.(*upload)
