@@ -86,3 +86,7 @@ const (
 	SpacePersonal = metadata.SpacePersonal
 	SpaceProject  = metadata.SpaceProject
 )
+
+// FileID is the node's ownCloud file id: space and node, which together
+// find a node without a path.
+func (ri *ResourceInfo) FileID() string { return ri.SpaceID + "!" + ri.ID }

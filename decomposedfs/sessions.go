@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,7 +28,73 @@ var (
 	// ErrNotSupported: the blob store cannot do what was asked (resumable
 	// uploads need a blobstore.Multiparter).
 	ErrNotSupported = errors.New("decomposedfs: not supported by this blob store")
+	// ErrUploadBusy: another request (in this or another process) is
+	// writing or finishing the upload right now.
+	ErrUploadBusy = errors.New("decomposedfs: upload busy")
+	// ErrUploadExpired: the upload ran out of time. It is an ErrNotFound.
+	ErrUploadExpired = fmt.Errorf("decomposedfs: upload expired: %w", ErrNotFound)
 )
+
+// uploadLease is how long a writer or finisher holds an upload without
+// renewing its lease; holders renew it every third of that while they work.
+// A holder that died blocks the upload for at most this long, and not at
+// all for processes on its own host, which can see that it is gone.
+const uploadLease = 30 * time.Second
+
+// leaseToken names a lease holder: a random token, and the host and
+// process holding it.
+func leaseToken() string {
+	return fmt.Sprintf("%s@%s/%d", uuid.NewString(), hostname, os.Getpid())
+}
+
+var hostname, _ = os.Hostname()
+
+// leaseLive reports whether a lease still binds others: unexpired, and not
+// held by a process of this host that has died.
+func leaseLive(holder string, until, now int64) bool {
+	if holder == "" || until <= now {
+		return false
+	}
+	_, where, ok := strings.Cut(holder, "@")
+	if !ok {
+		return true
+	}
+	host, pidText, ok := strings.Cut(where, "/")
+	pid, err := strconv.Atoi(pidText)
+	if !ok || err != nil || host != hostname || pid == os.Getpid() {
+		return true
+	}
+	return syscall.Kill(pid, 0) != syscall.ESRCH
+}
+
+// heartbeat renews a lease every third of its length until stop is called.
+func (fs *FS) heartbeat(id, token string, finisher bool) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(uploadLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fs.meta.UpdateUpload(context.Background(), id, func(cur *metadata.Upload) error {
+					until := time.Now().UnixNano() + int64(uploadLease)
+					switch {
+					case finisher && cur.Finisher == token:
+						cur.FinisherUntil = until
+					case !finisher && cur.Writer == token:
+						cur.WriterUntil = until
+					default:
+						return errNotHeld
+					}
+					return nil
+				})
+			}
+		}
+	}()
+	return func() { close(done) }
+}
 
 // DefaultUploadTTL is how long a resumable upload may stay incomplete.
 const DefaultUploadTTL = 24 * time.Hour
@@ -166,7 +235,7 @@ func (fs *FS) readUpload(ctx context.Context, id string) (*metadata.Upload, erro
 		return nil, err
 	}
 	if u.Expires <= time.Now().UnixNano() {
-		return nil, fmt.Errorf("%w: upload %s expired", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: %s", ErrUploadExpired, id)
 	}
 	if pr, ok := principalOf(ctx); ok && u.User != pr.user {
 		return nil, fmt.Errorf("%w: upload %s", ErrNotFound, id) // another user's
@@ -178,30 +247,52 @@ func (fs *FS) readUpload(ctx context.Context, id string) (*metadata.Upload, erro
 // upload stands (else ErrUploadOffset). It returns the new offset, also
 // when the body fails part-way: what arrived is kept, so the client can
 // resume from there. With a chunk checksum, a mismatching chunk is
-// discarded whole (ErrChecksumMismatch). A body that would run past the
-// declared size gives ErrTooLarge and is discarded.
+// discarded whole (ErrChecksumMismatch). Without one, every full part is
+// kept as soon as it is stored, so a writer killed mid-chunk loses at most
+// a part. A body that runs past the declared size gives ErrTooLarge: the
+// parts before the excess stay (the returned offset says how far), the
+// rest is discarded. A second writer while one is at work gets
+// ErrUploadBusy.
 func (fs *FS) WriteUpload(ctx context.Context, id string, offset int64, r io.Reader, chunk *Checksum) (int64, error) {
 	mp, err := fs.multiparter()
 	if err != nil {
 		return 0, err
 	}
+	if chunk != nil {
+		if err := chunk.validate(); err != nil {
+			return 0, err
+		}
+	}
+	// Take the writer's lease: the offset must be right and nobody else may
+	// be writing or finishing.
+	token := leaseToken()
 	u, err := fs.readUpload(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	if offset != u.Offset {
-		return u.Offset, fmt.Errorf("%w: chunk at %d, upload at %d", ErrUploadOffset, offset, u.Offset)
-	}
-	if chunk != nil {
-		if err := chunk.validate(); err != nil {
-			return u.Offset, err
+	stored := u.Offset
+	u, err = fs.meta.UpdateUpload(ctx, id, func(cur *metadata.Upload) error {
+		now := time.Now().UnixNano()
+		stored = cur.Offset
+		switch {
+		case cur.Done != "" || cur.Offset != offset:
+			return fmt.Errorf("%w: chunk at %d, upload at %d", ErrUploadOffset, offset, cur.Offset)
+		case leaseLive(cur.Writer, cur.WriterUntil, now), leaseLive(cur.Finisher, cur.FinisherUntil, now):
+			return fmt.Errorf("%w: %s", ErrUploadBusy, id)
 		}
+		cur.Writer, cur.WriterUntil = token, now+int64(uploadLease)
+		return nil
+	})
+	if err != nil {
+		return stored, err
 	}
+	defer fs.heartbeat(id, token, false)()
 	h, err := restoreHasher(u.Hashes)
 	if err != nil {
+		fs.releaseWriter(ctx, id, token)
 		return u.Offset, err
 	}
-	w := &uploadWriter{fs: fs, mp: mp, u: u.Clone(), start: u.Offset, h: h, verify: chunk != nil}
+	w := &uploadWriter{fs: fs, mp: mp, u: u.Clone(), start: u.Offset, h: h, token: token}
 	if chunk != nil {
 		w.ch = newHasher()
 	}
@@ -209,32 +300,45 @@ func (fs *FS) WriteUpload(ctx context.Context, id string, offset int64, r io.Rea
 	if readErr == nil && chunk != nil {
 		if err := chunk.check(w.ch.sums()); err != nil {
 			w.discard(ctx)
-			return u.Offset, err
+			return w.start, err
 		}
 	}
 	if errors.Is(readErr, ErrTooLarge) || (readErr != nil && chunk != nil) {
 		// A chunk with a checksum is all or nothing; one that is too long
 		// is wrong as a whole.
 		w.discard(ctx)
-		return u.Offset, readErr
+		return w.start, readErr
 	}
-	if err := w.save(ctx); err != nil {
-		return u.Offset, err
+	if err := w.save(ctx, true); err != nil {
+		return w.start, err
 	}
 	return w.u.Offset, readErr
 }
 
+// releaseWriter gives up a writer's lease, if it still holds it.
+func (fs *FS) releaseWriter(ctx context.Context, id, token string) {
+	fs.meta.UpdateUpload(context.WithoutCancel(ctx), id, func(cur *metadata.Upload) error {
+		if cur.Writer != token {
+			return errNotHeld
+		}
+		cur.Writer, cur.WriterUntil = "", 0
+		return nil
+	})
+}
+
+var errNotHeld = errors.New("decomposedfs: lease not held")
+
 // uploadWriter moves one chunk into parts and tail blobs.
 type uploadWriter struct {
-	fs     *FS
-	mp     blobstore.Multiparter
-	u      *metadata.Upload // the state being built
-	start  int64            // Offset when the chunk began
-	h      *hasher          // whole-content hashes
-	ch     *hasher          // this chunk's hashes, if verified
-	verify bool
-	added  []metadata.UploadTail // tail blobs this chunk stored
-	spent  []metadata.UploadTail // tail blobs folded into parts
+	fs    *FS
+	mp    blobstore.Multiparter
+	u     *metadata.Upload      // the state being built
+	start int64                 // the stored Offset (advances with each save)
+	h     *hasher               // whole-content hashes
+	ch    *hasher               // this chunk's hashes, if verified
+	token string                // the writer's lease
+	added []metadata.UploadTail // tail blobs stored since the last save
+	spent []metadata.UploadTail // tail blobs folded into parts since the last save
 }
 
 func (w *uploadWriter) tailSize() int64 {
@@ -269,6 +373,15 @@ func (w *uploadWriter) consume(ctx context.Context, r io.Reader) error {
 			if err := w.uploadPart(ctx, buf); err != nil {
 				return err
 			}
+			if w.ch == nil {
+				// Without a chunk checksum, every stored part is kept at
+				// once: a writer killed mid-chunk loses at most a part.
+				w.u.Offset += int64(n)
+				if err := w.save(ctx, false); err != nil {
+					return err
+				}
+				w.u.Offset -= int64(n) // counted again below
+			}
 		case n > 0:
 			t := metadata.UploadTail{BlobID: uuid.NewString(), Size: int64(n)}
 			_, err := w.fs.blobs.Put(ctx, BlobKey(sid, t.BlobID), bytes.NewReader(buf), int64(n), blobstore.PutOptions{
@@ -288,8 +401,12 @@ func (w *uploadWriter) consume(ctx context.Context, r io.Reader) error {
 		}
 		if w.u.Offset == w.u.Size {
 			var one [1]byte
-			if m, _ := io.ReadFull(r, one[:]); m > 0 {
+			m, perr := io.ReadFull(r, one[:])
+			if m > 0 {
 				return fmt.Errorf("%w: the chunk runs past the upload's %d bytes", ErrTooLarge, w.u.Size)
+			}
+			if perr != nil && perr != io.EOF {
+				return perr
 			}
 			return nil
 		}
@@ -343,19 +460,24 @@ func (fs *FS) tailReader(ctx context.Context, u *metadata.Upload, extra []byte) 
 	return io.MultiReader(rs...), closeAll, nil
 }
 
-// save records the chunk's progress, if nobody else moved the upload on
-// meanwhile, then deletes the tail blobs that went into parts.
-func (w *uploadWriter) save(ctx context.Context) error {
+// save records the progress so far under the writer's lease, renewing it
+// (or, when done is set, releasing it), then deletes the tail blobs that
+// went into parts.
+func (w *uploadWriter) save(ctx context.Context, done bool) error {
 	hs, err := w.h.marshal()
 	if err != nil {
 		return err
 	}
 	w.u.Hashes = hs
 	_, err = w.fs.meta.UpdateUpload(ctx, w.u.ID, func(cur *metadata.Upload) error {
-		if cur.Offset != w.start {
-			return fmt.Errorf("%w: another chunk moved the upload to %d", ErrUploadOffset, cur.Offset)
+		if cur.Writer != w.token || cur.Offset != w.start {
+			return fmt.Errorf("%w: the upload moved on without this writer", ErrUploadOffset)
 		}
 		cur.Offset, cur.MultipartID, cur.Parts, cur.Tails, cur.Hashes = w.u.Offset, w.u.MultipartID, w.u.Parts, w.u.Tails, w.u.Hashes
+		cur.WriterUntil = time.Now().UnixNano() + int64(uploadLease)
+		if done {
+			cur.Writer, cur.WriterUntil = "", 0
+		}
 		return nil
 	})
 	if err != nil {
@@ -365,6 +487,7 @@ func (w *uploadWriter) save(ctx context.Context) error {
 	for _, t := range w.spent {
 		w.fs.deleteBlob(ctx, w.u.SpaceID, t.BlobID)
 	}
+	w.start, w.added, w.spent = w.u.Offset, nil, nil
 	return nil
 }
 
@@ -375,12 +498,17 @@ func (w *uploadWriter) discard(ctx context.Context) {
 	for _, t := range w.added {
 		w.fs.deleteBlob(ctx, w.u.SpaceID, t.BlobID)
 	}
+	w.fs.releaseWriter(ctx, w.u.ID, w.token)
 }
 
 // FinishUpload turns a complete upload into its file: the last part is
 // stored, the parts are assembled, the expected checksum is checked, and the
-// file is committed as Upload commits it. The session ends either way,
-// except when the upload is incomplete (ErrPrecondition).
+// file is committed as Upload commits it. Finishing is idempotent: the
+// session remembers the file it became until it expires. A session whose
+// content cannot become the file (checksum mismatch, the folder gone) ends;
+// one that failed for a passing reason (the blob store) stays, and can be
+// finished again. An incomplete upload gives ErrPrecondition, one that
+// another request is writing or finishing ErrUploadBusy.
 func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error) {
 	mp, err := fs.multiparter()
 	if err != nil {
@@ -390,17 +518,76 @@ func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error
 	if err != nil {
 		return nil, err
 	}
+	if u.Done != "" {
+		return fs.GetMD(ctx, Reference{SpaceID: u.SpaceID, NodeID: u.Done})
+	}
 	if u.Offset != u.Size {
 		return nil, fmt.Errorf("%w: upload %s has %d of %d bytes", ErrPrecondition, id, u.Offset, u.Size)
 	}
+	token := leaseToken()
+	u, err = fs.meta.UpdateUpload(ctx, id, func(cur *metadata.Upload) error {
+		now := time.Now().UnixNano()
+		switch {
+		case cur.Done != "":
+			return errAlreadyDone
+		case leaseLive(cur.Writer, cur.WriterUntil, now), leaseLive(cur.Finisher, cur.FinisherUntil, now):
+			return fmt.Errorf("%w: %s", ErrUploadBusy, id)
+		}
+		cur.Finisher, cur.FinisherUntil = token, now+int64(uploadLease)
+		return nil
+	})
+	if errors.Is(err, errAlreadyDone) {
+		return fs.FinishUpload(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer fs.heartbeat(id, token, true)()
+	release := func() {
+		fs.meta.UpdateUpload(context.WithoutCancel(ctx), id, func(cur *metadata.Upload) error {
+			if cur.Finisher != token {
+				return errNotHeld
+			}
+			cur.Finisher, cur.FinisherUntil = "", 0
+			return nil
+		})
+	}
+	parent, err := fs.meta.ReadNode(ctx, u.SpaceID, u.ParentID)
+	var ppath string
+	if err == nil {
+		ppath, err = fs.lu.PathOf(ctx, parent)
+	}
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			fs.AbortUpload(context.WithoutCancel(ctx), id)
+		} else {
+			release()
+		}
+		return nil, err
+	}
+	// The target's locks and the user's permissions are checked again: a
+	// lock taken while the content streamed is honoured.
+	lt, need := target{path: ppath}, PermCreateFile
+	if existing, err := fs.meta.Lookup(ctx, u.SpaceID, u.ParentID, u.Name); err == nil && existing.Type == metadata.TypeFile {
+		lt, need = target{path: lookup.Join(ppath, u.Name)}, PermOverwrite
+	}
+	if _, err := fs.authorize(ctx, u.SpaceID, lt.path, need); err != nil {
+		release()
+		return nil, err
+	}
+	if err := fs.checkLocks(ctx, u.SpaceID, lt); err != nil {
+		release()
+		return nil, err
+	}
 	h, err := restoreHasher(u.Hashes)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	c := content{size: u.Size, sums: h.sums()}
 	if u.Size > 0 {
 		if err := fs.assemble(ctx, mp, u); err != nil {
-			fs.AbortUpload(context.WithoutCancel(ctx), id)
+			release() // a passing failure: the session stays
 			return nil, err
 		}
 		c.blobID = u.BlobID
@@ -411,24 +598,29 @@ func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error
 	}
 	if u.Checksum != "" {
 		if opts.Checksum, err = ParseChecksum(u.Checksum); err != nil {
+			release()
 			return nil, err
 		}
 	}
-	// The session is over whatever the commit says: on failure the commit
-	// deletes the assembled blob itself.
-	defer fs.endUpload(context.WithoutCancel(ctx), u)
-	parent, err := fs.meta.ReadNode(ctx, u.SpaceID, u.ParentID)
+	ri, err := fs.commit(ctx, parent, ppath, u.Name, u.NodeID, c, opts, nil)
 	if err != nil {
-		fs.deleteBlob(ctx, u.SpaceID, c.blobID)
+		// The commit deleted the assembled blob; what is left of the
+		// session goes too.
+		fs.endUpload(context.WithoutCancel(ctx), u, true)
 		return nil, err
 	}
-	ppath, err := fs.lu.PathOf(ctx, parent)
-	if err != nil {
-		fs.deleteBlob(ctx, u.SpaceID, c.blobID)
-		return nil, err
+	for _, t := range u.Tails {
+		fs.deleteBlob(ctx, u.SpaceID, t.BlobID)
 	}
-	return fs.commit(ctx, parent, ppath, u.Name, u.NodeID, c, opts, nil)
+	fs.meta.UpdateUpload(context.WithoutCancel(ctx), id, func(cur *metadata.Upload) error {
+		cur.Done, cur.Finisher, cur.FinisherUntil = ri.ID, "", 0
+		cur.MultipartID, cur.Parts, cur.Tails = "", nil, nil
+		return nil
+	})
+	return ri, nil
 }
+
+var errAlreadyDone = errors.New("decomposedfs: upload already finished")
 
 // assemble makes the upload's blob from its parts and tails.
 func (fs *FS) assemble(ctx context.Context, mp blobstore.Multiparter, u *metadata.Upload) error {
@@ -459,24 +651,39 @@ func (fs *FS) assemble(ctx context.Context, mp blobstore.Multiparter, u *metadat
 		parts = append(parts, p)
 	}
 	if _, err := mp.CompleteMultipart(ctx, key, u.MultipartID, parts); err != nil {
+		// An earlier attempt may have completed it and died before the
+		// commit: then the blob is there, whole.
+		if errors.Is(err, blobstore.ErrNotFound) {
+			if bi, serr := fs.blobs.Stat(ctx, key); serr == nil && bi.Size == u.Size {
+				return nil
+			}
+		}
 		return fmt.Errorf("decomposedfs: upload %s: assemble: %w", u.ID, err)
 	}
 	return nil
 }
 
-// endUpload removes what a finished session leaves: tail blobs and the
-// record.
-func (fs *FS) endUpload(ctx context.Context, u *metadata.Upload) {
+// endUpload removes what a session leaves: tail blobs and the record, and
+// with withParts the blob store's multipart upload. The upload's blob
+// itself is never touched here: once finished it is a file's content.
+func (fs *FS) endUpload(ctx context.Context, u *metadata.Upload, withParts bool) {
+	if withParts && u.MultipartID != "" {
+		if mp, err := fs.multiparter(); err == nil {
+			if err := mp.AbortMultipart(ctx, BlobKey(u.SpaceID, u.BlobID), u.MultipartID); err != nil {
+				fs.log.WarnContext(ctx, "could not abort a multipart upload; check will report its parts", "upload", u.ID, "err", err)
+			}
+		}
+	}
 	for _, t := range u.Tails {
 		fs.deleteBlob(ctx, u.SpaceID, t.BlobID)
 	}
 	if err := fs.meta.DeleteUpload(ctx, u.ID); err != nil {
-		fs.log.WarnContext(ctx, "could not delete a finished upload's record", "upload", u.ID, "err", err)
+		fs.log.WarnContext(ctx, "could not delete an upload's record", "upload", u.ID, "err", err)
 	}
 }
 
-// AbortUpload ends an upload and discards what it stored. Aborting a
-// missing upload is not an error.
+// AbortUpload ends an upload and discards what it stored (a finished
+// upload's file stays). Aborting a missing upload is not an error.
 func (fs *FS) AbortUpload(ctx context.Context, id string) error {
 	if err := metadata.ValidateID(id); err != nil {
 		return nil
@@ -488,14 +695,10 @@ func (fs *FS) AbortUpload(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if u.MultipartID != "" {
-		if mp, err := fs.multiparter(); err == nil {
-			if err := mp.AbortMultipart(ctx, BlobKey(u.SpaceID, u.BlobID), u.MultipartID); err != nil {
-				return err
-			}
-		}
+	if pr, ok := principalOf(ctx); ok && u.User != pr.user {
+		return nil // another user's: as good as missing
 	}
-	fs.endUpload(ctx, u)
+	fs.endUpload(ctx, u, u.Done == "")
 	return nil
 }
 

@@ -64,8 +64,12 @@ func TestResumableUpload(t *testing.T) {
 		if e.stat(t, "/").Size != int64(len(data)) {
 			t.Fatal("tree size after finish")
 		}
-		if _, err := e.fs.GetUpload(ctx, s.ID); !errors.Is(err, decomposedfs.ErrNotFound) {
-			t.Fatalf("session outlived its finish: %v", err)
+		// The session remembers what it became, until it expires.
+		if got, err := e.fs.GetUpload(ctx, s.ID); err != nil || got.Offset != got.Size {
+			t.Fatalf("session after finish: %+v %v", got, err)
+		}
+		if again, err := e.fs.FinishUpload(ctx, s.ID); err != nil || again.ID != ri.ID {
+			t.Fatalf("finishing again: %+v %v", again, err)
 		}
 		if n := e.blobCount(t); n != blobsBefore+1 {
 			t.Fatalf("%d blobs after finishing, want %d (chunk blobs left behind?)", n, blobsBefore+1)
@@ -117,12 +121,14 @@ func TestResumableUploadFailures(t *testing.T) {
 	if n, err := e.fs.WriteUpload(ctx, s.ID, 0, bytes.NewReader(data[:1<<20]), wrong); !errors.Is(err, decomposedfs.ErrChecksumMismatch) || n != 0 {
 		t.Fatalf("bad chunk checksum: %d %v", n, err)
 	}
-	// Too much data is refused whole.
-	if _, err := e.fs.WriteUpload(ctx, s.ID, 0, io.MultiReader(bytes.NewReader(data), strings.NewReader("extra")), nil); !errors.Is(err, decomposedfs.ErrTooLarge) {
+	// Too much data is refused: the full parts before the excess, which
+	// were stored as they arrived, are kept, the rest is not.
+	n, err = e.fs.WriteUpload(ctx, s.ID, 0, io.MultiReader(bytes.NewReader(data), strings.NewReader("extra")), nil)
+	if !errors.Is(err, decomposedfs.ErrTooLarge) {
 		t.Fatalf("oversized chunk: %v", err)
 	}
-	if got, _ := e.fs.GetUpload(ctx, s.ID); got.Offset != 0 {
-		t.Fatalf("rejected chunks moved the offset to %d", got.Offset)
+	if got, _ := e.fs.GetUpload(ctx, s.ID); got.Offset != n || n >= int64(len(data)) {
+		t.Fatalf("after an oversized chunk: offset %d, reported %d", got.Offset, n)
 	}
 	if _, err := e.fs.FinishUpload(ctx, s.ID); !errors.Is(err, decomposedfs.ErrPrecondition) {
 		t.Fatalf("finish of an incomplete upload: %v", err)
@@ -163,3 +169,80 @@ func TestResumableUploadFailures(t *testing.T) {
 	}
 	e.consistent(t)
 }
+
+// Two processes finishing the same upload at once: one wins, the other
+// waits its turn or gets the same answer; the content survives.
+func TestResumableUploadConcurrentFinish(t *testing.T) {
+	e := newEnv(t, s3Blobs)
+	ctx := context.Background()
+	data := payload(11, 9<<20+7)
+	for round := range 5 {
+		name := "/f" + string(rune('a'+round))
+		s, err := e.fs.InitiateUpload(ctx, decomposedfs.UploadSpec{Ref: e.ref(name), Size: int64(len(data))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.fs.WriteUpload(ctx, s.ID, 0, bytes.NewReader(data), nil); err != nil {
+			t.Fatal(err)
+		}
+		other := reopen(t, e)
+		errs := make(chan error, 2)
+		ids := make(chan string, 2)
+		for _, fs := range []*decomposedfs.FS{e.fs, other} {
+			go func() {
+				ri, err := fs.FinishUpload(ctx, s.ID)
+				if err == nil {
+					ids <- ri.ID
+				}
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range 2 {
+			if err := <-errs; err == nil {
+				ok++
+			} else if !errors.Is(err, decomposedfs.ErrUploadBusy) {
+				t.Fatalf("round %d: concurrent finish: %v", round, err)
+			}
+		}
+		if ok == 0 {
+			t.Fatalf("round %d: neither finish succeeded", round)
+		}
+		// Finishing again answers the same.
+		ri, err := e.fs.FinishUpload(ctx, s.ID)
+		if err != nil || ri.ID != <-ids {
+			t.Fatalf("round %d: repeated finish: %+v %v", round, ri, err)
+		}
+		if !bytes.Equal(e.get(t, name), data) {
+			t.Fatalf("round %d: content lost", round)
+		}
+	}
+	// A second writer of the same chunk fails fast.
+	s, err := e.fs.InitiateUpload(ctx, decomposedfs.UploadSpec{Ref: e.ref("/g"), Size: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := make(chan struct{})
+	slow := io.MultiReader(bytes.NewReader(data[:1<<20]), readerFunc(func(p []byte) (int, error) {
+		<-block
+		return 0, io.EOF
+	}))
+	done := make(chan error, 1)
+	go func() { _, err := e.fs.WriteUpload(ctx, s.ID, 0, slow, nil); done <- err }()
+	time.Sleep(50 * time.Millisecond) // let the first writer take its lease
+	if _, err := reopen(t, e).WriteUpload(ctx, s.ID, 0, bytes.NewReader(data), nil); !errors.Is(err, decomposedfs.ErrUploadBusy) {
+		t.Fatalf("second writer: %v, want ErrUploadBusy", err)
+	}
+	close(block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.AbortUpload(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.consistent(t)
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

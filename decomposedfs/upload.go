@@ -242,8 +242,11 @@ func (fs *FS) commit(ctx context.Context, parent *metadata.Node, ppath, name, no
 		}
 		committed = true
 		// The blob of the previous content is unreferenced now. (The
-		// versions issue keeps it as a revision instead.)
-		fs.deleteBlob(ctx, sid, oldBlob)
+		// versions issue keeps it as a revision instead.) A repeated
+		// commit of the same content must not delete what it stored.
+		if oldBlob != c.blobID {
+			fs.deleteBlob(ctx, sid, oldBlob)
+		}
 		if err := fs.propagate(ctx, sid, n.ParentID, n.Size-oldSize); err != nil {
 			return nil, err
 		}

@@ -43,6 +43,19 @@ type Upload struct {
 	// of the first Offset bytes.
 	Hashes [][]byte `msgpack:"h,omitempty"`
 
+	// Writer holds the upload while a chunk streams in: a lease (the
+	// holder's token and the lease's end in ns), so that a second writer
+	// fails at once instead of racing the first for the same parts.
+	Writer      string `msgpack:"wr,omitempty"`
+	WriterUntil int64  `msgpack:"wru,omitempty"`
+	// Finisher holds the upload, likewise, while it is assembled and
+	// committed.
+	Finisher      string `msgpack:"fin,omitempty"`
+	FinisherUntil int64  `msgpack:"finu,omitempty"`
+	// Done is the id of the file the upload became. The record stays until
+	// it expires, so that finishing again gives the same answer.
+	Done string `msgpack:"done,omitempty"`
+
 	unknown map[string]msgpack.RawMessage
 }
 

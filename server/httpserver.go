@@ -19,6 +19,10 @@ type ServeOptions struct {
 	// CancelGrace is how long cancelled requests get to clean up (an
 	// upload removes its blob) before Serve returns anyway.
 	CancelGrace time.Duration
+	// OnShutdown functions run when shutdown begins, before the server
+	// waits for requests in flight (resumable uploads stop their bodies
+	// there, keeping what arrived, instead of holding shutdown up).
+	OnShutdown []func(context.Context)
 }
 
 // DefaultServeOptions returns the defaults.
@@ -56,6 +60,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServeOptio
 	}
 	sctx, scancel := context.WithTimeout(base, opts.ShutdownGrace)
 	defer scancel()
+	for _, f := range opts.OnShutdown {
+		f(sctx)
+	}
 	err := srv.Shutdown(sctx)
 	if err != nil {
 		// Out of patience: cancel what is left and close its connections.

@@ -128,7 +128,7 @@ func run(ctx context.Context, c config) (string, error) {
 	env.versions = lab.versions(ctx)
 	env.loadBefore = loadAvg()
 
-	var res results
+	res := newResults()
 	steps := []struct {
 		name string
 		fn   func(context.Context, *results) error
@@ -143,7 +143,7 @@ func run(ctx context.Context, c config) (string, error) {
 	for _, s := range steps {
 		t0 := time.Now()
 		lg.step("%s ...", s.name)
-		if err := s.fn(ctx, &res); err != nil {
+		if err := s.fn(ctx, res); err != nil {
 			return "", fmt.Errorf("%s: %w", s.name, err)
 		}
 		lg.step("%s: %.1f s", s.name, time.Since(t0).Seconds())
@@ -157,7 +157,7 @@ func run(ctx context.Context, c config) (string, error) {
 	}
 	path := filepath.Join(outDir, name+".md")
 	var b strings.Builder
-	writeReport(&b, c, env, &res)
+	writeReport(&b, c, env, res)
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		return "", err
 	}

@@ -96,6 +96,8 @@
 // only the upload's owner can interrupt its requests.
 //
 // An upload that has every byte but was not committed (the process died
-// between the last chunk and the commit) stays so until it expires, unless
-// Options.FinishStranded is on; see there why it is off.
+// between the last chunk and the commit) is committed on the next HEAD or
+// PATCH for it (Options.FinishStranded, on by default). A finished upload
+// answers HEAD with its full offset until it expires, so a client that lost
+// the last response does not start over.
 package tus

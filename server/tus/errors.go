@@ -21,6 +21,7 @@ var statusTable = []struct {
 	// the two apart (410 would need it to).
 	{decomposedfs.ErrNotFound, "ERR_UPLOAD_NOT_FOUND", http.StatusNotFound},
 	{decomposedfs.ErrUploadOffset, "ERR_MISMATCHED_OFFSET", http.StatusConflict},
+	{decomposedfs.ErrUploadBusy, "ERR_UPLOAD_BUSY", http.StatusConflict},
 	{decomposedfs.ErrTooLarge, "ERR_UPLOAD_SIZE_EXCEEDED", http.StatusRequestEntityTooLarge},
 	// 460 is the checksum extension's status, for a chunk's Upload-Checksum
 	// and for the whole file's metadata checksum alike.

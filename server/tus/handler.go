@@ -42,11 +42,9 @@ type Options struct {
 	// FinishStranded commits, on the next HEAD or PATCH for it, an upload
 	// that has all its bytes but was never committed because the process
 	// that received the last byte died first (the client, seeing a
-	// complete upload, sends nothing more). Off by default: the driver's
-	// FinishUpload does not claim a session atomically, so if that process
-	// is alive and still committing (a big file takes a while to assemble)
-	// the second commit deletes the file's content. Turn it on once it
-	// does.
+	// complete upload, sends nothing more). On by default: the driver's
+	// FinishUpload claims a session under a lease, so a commit still under
+	// way elsewhere answers "busy" instead of being repeated.
 	FinishStranded bool
 	// Logger receives tusd's warnings and the errors that a client sees as
 	// a 500. Nil means slog.Default().
@@ -55,7 +53,7 @@ type Options struct {
 
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
-	return Options{BasePath: "/dav/uploads/"}
+	return Options{BasePath: "/dav/uploads/", FinishStranded: true}
 }
 
 // Validate rejects unusable options.

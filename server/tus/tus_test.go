@@ -119,8 +119,10 @@ func TestCreation(t *testing.T) {
 		t.Fatalf("PATCH: %d %v %s", r.StatusCode, r.Header, r.body)
 	}
 	ri := e.checkFile(t, "/a.txt", data)
-	if r := c.head(up); r.StatusCode != http.StatusNotFound {
-		t.Fatalf("HEAD of a finished upload: %d", r.StatusCode)
+	// A finished upload answers with its full offset until it expires, so a
+	// client that lost the last response does not start over.
+	if r := c.head(up); r.StatusCode != http.StatusOK || r.offset() != 1000 {
+		t.Fatalf("HEAD of a finished upload: %d, offset %d", r.StatusCode, r.offset())
 	}
 
 	// ownCloud's way: POST to the folder; mtime and checksum honoured.
@@ -284,8 +286,8 @@ func TestChunkedUpload(t *testing.T) {
 			}
 		}
 		e.checkFile(t, "/big.bin", data)
-		if r := c.head(up); r.StatusCode != http.StatusNotFound {
-			t.Fatalf("HEAD after the upload: %d", r.StatusCode)
+		if r := c.head(up); r.StatusCode != http.StatusOK || r.offset() != int64(len(data)) {
+			t.Fatalf("HEAD after the upload: %d, offset %d", r.StatusCode, r.offset())
 		}
 		if n := e.blobCount(t); n != blobs+1 {
 			t.Fatalf("%d blobs, want %d: chunk blobs left behind", n, blobs+1)
@@ -508,8 +510,8 @@ func TestFinishStranded(t *testing.T) {
 		t.Fatalf("HEAD of a complete upload: %d %v", r.StatusCode, r.Header)
 	}
 	e.checkFile(t, "/late", data)
-	if r := c.head(up); r.StatusCode != http.StatusNotFound {
-		t.Fatalf("HEAD after the commit: %d", r.StatusCode)
+	if r := c.head(up); r.StatusCode != http.StatusOK || r.offset() != int64(len(data)) {
+		t.Fatalf("HEAD after the commit: %d, offset %d", r.StatusCode, r.offset())
 	}
 	e.consistent(t)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/s3dfs/s3dfs/metadata/mpk"
 	"github.com/s3dfs/s3dfs/server"
 	"github.com/s3dfs/s3dfs/server/auth"
+	"github.com/s3dfs/s3dfs/server/tus"
 )
 
 // serveConfig is the configuration of `s3dfs serve`.
@@ -126,6 +128,16 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	opts.PropfindDepthLimit = c.depthLimit
 	opts.MaxXMLBody = int64(c.maxXMLBody)
 	opts.MaxHeaderBytes = int(c.maxHeader)
+	// Resumable uploads (TUS): their own URLs under /dav/uploads/, and
+	// ownCloud's POST to a folder URL.
+	topts := tus.DefaultOptions()
+	topts.User, topts.Logger = server.UserFromContext, logger
+	uploads, err := tus.New(stg.fs, topts)
+	if err != nil {
+		return err
+	}
+	opts.Mounts = map[string]http.Handler{topts.BasePath: uploads}
+	opts.Extensions = append(opts.Extensions, tusExtension{uploads})
 	if err := opts.Validate(); err != nil {
 		return usageError(err)
 	}
@@ -143,6 +155,7 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	sopts := server.DefaultServeOptions()
 	sopts.MaxHeaderBytes = opts.MaxHeaderBytes
 	sopts.ShutdownGrace = c.shutdownGrace
+	sopts.OnShutdown = append(sopts.OnShutdown, func(ctx context.Context) { uploads.Shutdown(ctx) })
 	err = server.Serve(cmd.Context(), ln, h, sopts)
 	logger.Info("stopped")
 	return err
@@ -200,4 +213,12 @@ func openServeStorage(ctx context.Context, st settings, log *slog.Logger, reg pr
 		return nil, err
 	}
 	return &storage{fs: fs, meta: meta}, nil
+}
+
+// tusExtension lets the WebDAV router hand TUS creation requests (a POST
+// with Tus-Resumable to a folder URL, ownCloud's way) to the TUS handler.
+type tusExtension struct{ *tus.Handler }
+
+func (e tusExtension) Serve(w http.ResponseWriter, r *http.Request, t *server.Target) {
+	e.ServeHTTP(w, r.WithContext(tus.WithTarget(r.Context(), t.User, t.Ref())))
 }
