@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/s3dfs/s3dfs/blobstore"
 	"github.com/s3dfs/s3dfs/cache"
@@ -20,15 +21,26 @@ type Options struct {
 	// Logger receives problems the API cannot return, such as a blob that
 	// could not be deleted after its node was. Nil means slog.Default().
 	Logger *slog.Logger
+	// Revisions says which earlier contents of files are kept.
+	Revisions RevisionPolicy
+	// ReservationTTL bounds how long a resumable upload holds quota it
+	// has not used yet (its session's own lifetime is at most this).
+	ReservationTTL time.Duration
 }
 
-// DefaultOptions returns the defaults.
+// DefaultOptions returns the defaults: 10 revisions per file, of any age.
 func DefaultOptions() Options {
-	return Options{Lookup: lookup.DefaultOptions()}
+	return Options{Lookup: lookup.DefaultOptions(), Revisions: RevisionPolicy{MaxCount: 10}, ReservationTTL: 2 * DefaultUploadTTL}
 }
 
 // Validate rejects unusable options.
 func (o Options) Validate() error {
+	if o.Revisions.MaxCount < 0 || o.Revisions.MaxAge < 0 {
+		return fmt.Errorf("decomposedfs: revision limits must not be negative")
+	}
+	if o.ReservationTTL < 0 {
+		return fmt.Errorf("decomposedfs: ReservationTTL must not be negative")
+	}
 	return o.Lookup.Validate()
 }
 

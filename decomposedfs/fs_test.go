@@ -88,7 +88,7 @@ func TestTreeLifecycle(t *testing.T) {
 			t.Fatalf("range past end: %v", err)
 		}
 
-		// Overwrite: new blob, old one gone, sizes follow.
+		// Overwrite: new blob, the old one kept as a revision, sizes follow.
 		blobsBefore := e.blobCount(t)
 		etagBefore := e.stat(t, "/a").Etag
 		small := []byte("hello")
@@ -96,8 +96,8 @@ func TestTreeLifecycle(t *testing.T) {
 		if got := e.get(t, "/a/b/f.txt"); string(got) != "hello" {
 			t.Fatalf("after overwrite: %q", got)
 		}
-		if e.blobCount(t) != blobsBefore {
-			t.Fatalf("overwrite left %d blobs, want %d", e.blobCount(t), blobsBefore)
+		if e.blobCount(t) != blobsBefore+1 {
+			t.Fatalf("overwrite left %d blobs, want %d (the new content and the revision)", e.blobCount(t), blobsBefore+1)
 		}
 		if e.stat(t, "/").Size != 5 || e.stat(t, "/a").Etag == etagBefore {
 			t.Fatal("overwrite did not propagate")

@@ -122,7 +122,10 @@ func (fs *FS) permissions(ctx context.Context, sid, p string) (Permissions, erro
 	if err != nil {
 		return 0, err
 	}
-	if s.Owner == pr.user && s.Disabled == 0 {
+	if s.Owner == pr.user {
+		if s.Disabled != 0 {
+			return PermStat | PermManageSpace, nil // to restore or purge it
+		}
 		return PermAll, nil
 	}
 	if len(s.Grants) == 0 {

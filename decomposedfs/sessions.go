@@ -200,7 +200,13 @@ func (fs *FS) InitiateUpload(ctx context.Context, spec UploadSpec) (*UploadSessi
 	if u.Hashes, err = newHasher().marshal(); err != nil {
 		return nil, err
 	}
+	// The upload holds its size of the quota for as long as it may live.
+	res, err := fs.reserve(ctx, sid, u.ID, spec.Size, ttl)
+	if err != nil {
+		return nil, err
+	}
 	if err := fs.meta.CreateUpload(ctx, u); err != nil {
+		fs.release(ctx, res)
 		return nil, err
 	}
 	return sessionOf(u), nil
@@ -612,6 +618,7 @@ func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error
 	for _, t := range u.Tails {
 		fs.deleteBlob(ctx, u.SpaceID, t.BlobID)
 	}
+	fs.release(ctx, reservation{spaceID: u.SpaceID, id: u.ID})
 	fs.meta.UpdateUpload(context.WithoutCancel(ctx), id, func(cur *metadata.Upload) error {
 		cur.Done, cur.Finisher, cur.FinisherUntil = ri.ID, "", 0
 		cur.MultipartID, cur.Parts, cur.Tails = "", nil, nil
@@ -677,6 +684,7 @@ func (fs *FS) endUpload(ctx context.Context, u *metadata.Upload, withParts bool)
 	for _, t := range u.Tails {
 		fs.deleteBlob(ctx, u.SpaceID, t.BlobID)
 	}
+	fs.release(ctx, reservation{spaceID: u.SpaceID, id: u.ID})
 	if err := fs.meta.DeleteUpload(ctx, u.ID); err != nil {
 		fs.log.WarnContext(ctx, "could not delete an upload's record", "upload", u.ID, "err", err)
 	}

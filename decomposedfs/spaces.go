@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/s3dfs/s3dfs/blobstore"
 	"github.com/s3dfs/s3dfs/cache"
 	"github.com/s3dfs/s3dfs/metadata"
 )
@@ -32,10 +33,25 @@ type SpaceInfo struct {
 	Name  string
 	Owner string
 	Quota int64
-	// Used is the tree size of the space root.
-	Used  int64
-	Mtime time.Time
-	Etag  string
+	// Used is the tree size of the space root; Reserved the quota held by
+	// uploads in progress.
+	Used        int64
+	Reserved    int64
+	Mtime       time.Time
+	Etag        string
+	Description string
+	// Disabled is when the space was disabled (zero while enabled).
+	Disabled time.Time
+	// Permissions are the requesting user's on the space root.
+	Permissions Permissions
+}
+
+// Available is what the quota leaves, or -1 without a quota.
+func (si *SpaceInfo) Available() int64 {
+	if si.Quota == 0 {
+		return -1
+	}
+	return max(si.Quota-si.Used-si.Reserved, 0)
 }
 
 // spaceNS derives fixed space ids (UUID v5) from names.
@@ -95,7 +111,7 @@ func (fs *FS) EnsureSpace(ctx context.Context, spec SpaceSpec) (*SpaceInfo, erro
 	return si, err
 }
 
-// GetSpace describes one space.
+// GetSpace describes one space the user may see (else ErrNotFound).
 func (fs *FS) GetSpace(ctx context.Context, id string) (*SpaceInfo, error) {
 	if err := metadata.ValidateID(id); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidRef, err)
@@ -104,7 +120,14 @@ func (fs *FS) GetSpace(ctx context.Context, id string) (*SpaceInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fs.spaceInfo(ctx, s)
+	si, err := fs.spaceInfo(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if !si.Permissions.Has(PermStat) {
+		return nil, fmt.Errorf("%w: space %s", ErrNotFound, id)
+	}
+	return si, nil
 }
 
 func (fs *FS) spaceInfo(ctx context.Context, s *metadata.Space) (*SpaceInfo, error) {
@@ -112,12 +135,119 @@ func (fs *FS) spaceInfo(ctx context.Context, s *metadata.Space) (*SpaceInfo, err
 	if err != nil {
 		return nil, err
 	}
-	return &SpaceInfo{
+	perms, err := fs.permissions(ctx, s.ID, "/")
+	if err != nil {
+		return nil, err
+	}
+	si := &SpaceInfo{
 		ID: s.ID, Type: s.Type, Name: s.Name, Owner: s.Owner, Quota: s.Quota,
-		Used:  root.TreeSize(),
-		Mtime: time.Unix(0, max(root.Mtime, root.Tree.Mtime)),
-		Etag:  root.Etag(),
-	}, nil
+		Used:        root.TreeSize(),
+		Reserved:    reserved(s),
+		Mtime:       time.Unix(0, max(root.Mtime, root.Tree.Mtime)),
+		Etag:        root.Etag(),
+		Description: s.Description,
+		Permissions: perms,
+	}
+	if s.Disabled != 0 {
+		si.Disabled = time.Unix(0, s.Disabled)
+	}
+	return si, nil
+}
+
+// SpaceUpdate changes a space's description; nil fields stay.
+type SpaceUpdate struct {
+	Name        *string
+	Description *string
+}
+
+// UpdateSpace renames or describes a space; it needs PermManageSpace.
+func (fs *FS) UpdateSpace(ctx context.Context, id string, u SpaceUpdate) (*SpaceInfo, error) {
+	if err := fs.authorizeSpace(ctx, id, PermManageSpace); err != nil {
+		return nil, err
+	}
+	s, err := fs.meta.UpdateSpace(ctx, id, func(s *metadata.Space) error {
+		if u.Name != nil {
+			s.Name = *u.Name
+		}
+		if u.Description != nil {
+			s.Description = *u.Description
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return fs.spaceInfo(ctx, s)
+}
+
+// DisableSpace hides a space from everyone but its managers until it is
+// restored or purged; RestoreSpace brings it back. Both need
+// PermManageSpace.
+func (fs *FS) DisableSpace(ctx context.Context, id string) error {
+	return fs.setDisabled(ctx, id, true)
+}
+
+// RestoreSpace enables a disabled space again.
+func (fs *FS) RestoreSpace(ctx context.Context, id string) error {
+	return fs.setDisabled(ctx, id, false)
+}
+
+func (fs *FS) setDisabled(ctx context.Context, id string, disabled bool) error {
+	if err := fs.authorizeSpace(ctx, id, PermManageSpace); err != nil {
+		return err
+	}
+	_, err := fs.meta.UpdateSpace(ctx, id, func(s *metadata.Space) error {
+		switch {
+		case disabled && s.Disabled == 0:
+			s.Disabled = time.Now().UnixNano()
+		case !disabled:
+			s.Disabled = 0
+		}
+		return nil
+	})
+	return err
+}
+
+// PurgeSpace deletes a disabled space for good: every blob under its
+// prefix in the blob store (contents, revisions, trash, unfinished
+// uploads), its upload sessions, and then its metadata. It needs
+// PermManageSpace.
+func (fs *FS) PurgeSpace(ctx context.Context, id string) error {
+	if err := fs.authorizeSpace(ctx, id, PermManageSpace); err != nil {
+		return err
+	}
+	s, err := fs.meta.ReadSpace(ctx, id)
+	if err != nil {
+		return err
+	}
+	if s.Disabled == 0 {
+		return fmt.Errorf("%w: disable space %s before purging it", ErrPrecondition, id)
+	}
+	var sessions []*metadata.Upload
+	if err := fs.meta.ListUploads(ctx, func(u *metadata.Upload) error {
+		if u.SpaceID == id {
+			sessions = append(sessions, u)
+		}
+		return nil
+	}, nil); err != nil {
+		return err
+	}
+	for _, u := range sessions {
+		fs.endUpload(ctx, u, u.Done == "")
+	}
+	var keys []string
+	if err := fs.blobs.List(ctx, id+"/", func(bi blobstore.Info) error {
+		keys = append(keys, bi.Key)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := fs.blobs.Delete(ctx, k); err != nil {
+			return fmt.Errorf("decomposedfs: purge space %s: %w", id, err)
+		}
+	}
+	return fs.meta.DeleteSpace(ctx, id)
 }
 
 // SpaceFilter selects spaces in ListSpaces; zero fields match anything.
@@ -125,31 +255,91 @@ type SpaceFilter struct {
 	Type  metadata.SpaceType
 	Owner string
 	Name  string
+	// Member lists the spaces a grant on their root opens to this
+	// grantee ("user:NAME" or "group:NAME").
+	Member string
 }
 
-// ListSpaces returns the spaces that match f, sorted by name, then id.
-// Spaces whose records cannot be read are logged and left out.
+// ListSpaces returns the spaces that match f and that the user may see,
+// sorted by name, then id. For a user, the candidates come from the space
+// indexes (owned, and member through the user or a group), not from a scan
+// of every space. Spaces whose records cannot be read are logged and left
+// out.
 func (fs *FS) ListSpaces(ctx context.Context, f SpaceFilter) ([]*SpaceInfo, error) {
-	var out []*SpaceInfo
-	err := fs.meta.ListSpaces(ctx, func(s *metadata.Space) error {
-		if (f.Type != "" && s.Type != f.Type) || (f.Owner != "" && s.Owner != f.Owner) || (f.Name != "" && s.Name != f.Name) {
+	var candidates []string
+	pr, isUser := principalOf(ctx)
+	switch {
+	case isUser || f.Owner != "" || f.Member != "":
+		keys := map[metadata.SpaceIndex][]string{}
+		if f.Owner != "" {
+			keys[metadata.IndexOwner] = []string{f.Owner}
+		}
+		if f.Member != "" {
+			keys[metadata.IndexMember] = []string{f.Member}
+		}
+		if isUser && f.Owner == "" && f.Member == "" {
+			keys[metadata.IndexOwner] = []string{pr.user}
+			keys[metadata.IndexMember] = append([]string{"user:" + pr.user}, prefixed("group:", pr.groups)...)
+		}
+		seen := map[string]bool{}
+		for idx, ks := range keys {
+			for _, k := range ks {
+				ids, err := fs.meta.SpacesBy(ctx, idx, k)
+				if err != nil {
+					return nil, err
+				}
+				for _, id := range ids {
+					if !seen[id] {
+						seen[id] = true
+						candidates = append(candidates, id)
+					}
+				}
+			}
+		}
+	default:
+		err := fs.meta.ListSpaces(ctx, func(s *metadata.Space) error {
+			candidates = append(candidates, s.ID)
 			return nil
+		}, func(id string, err error) {
+			fs.log.WarnContext(ctx, "space record unreadable", "space", id, "err", err)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out []*SpaceInfo
+	for _, id := range candidates {
+		s, err := fs.meta.ReadSpace(ctx, id)
+		if err != nil {
+			fs.log.WarnContext(ctx, "space record unreadable", "space", id, "err", err)
+			continue
+		}
+		if (f.Type != "" && s.Type != f.Type) || (f.Owner != "" && s.Owner != f.Owner) || (f.Name != "" && s.Name != f.Name) {
+			continue
 		}
 		si, err := fs.spaceInfo(ctx, s)
 		if err != nil {
 			fs.log.WarnContext(ctx, "space root unreadable", "space", s.ID, "err", err)
-			return nil
+			continue
+		}
+		if !si.Permissions.Has(PermStat) {
+			continue
 		}
 		out = append(out, si)
-		return nil
-	}, func(id string, err error) {
-		fs.log.WarnContext(ctx, "space record unreadable", "space", id, "err", err)
-	})
+	}
 	slices.SortFunc(out, func(a, b *SpaceInfo) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return out, err
+	return out, nil
+}
+
+func prefixed(p string, xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = p + x
+	}
+	return out
 }

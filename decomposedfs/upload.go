@@ -12,6 +12,7 @@ import (
 	"io"
 	"mime"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -125,6 +126,16 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 		return nil, err
 	}
 
+	// Quota is held before anything is stored (for an unknown size, once
+	// the size is known), and given back once the tree size counts the
+	// file.
+	var res reservation
+	if opts.Size >= 0 {
+		if res, err = fs.reserve(ctx, sid, "", opts.Size, 0); err != nil {
+			return nil, err
+		}
+		defer fs.release(ctx, res)
+	}
 	// A new file's metadata is prepared while its content uploads (two
 	// file creations that would otherwise follow the upload).
 	var prepared chan prepResult
@@ -147,6 +158,13 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 	}
 	if err != nil {
 		return nil, err
+	}
+	if opts.Size < 0 {
+		if res, err = fs.reserve(ctx, sid, "", c.size, 0); err != nil {
+			fs.deleteBlob(ctx, sid, c.blobID)
+			return nil, err
+		}
+		defer fs.release(ctx, res)
 	}
 	return fs.commit(ctx, parent, ppath, name, nodeID, c, opts, pend)
 }
@@ -221,7 +239,7 @@ func (fs *FS) commit(ctx context.Context, parent *metadata.Node, ppath, name, no
 		if opts.CreateOnly {
 			return nil, fmt.Errorf("%w: %s exists", ErrPrecondition, lookup.Join(ppath, name))
 		}
-		var oldBlob string
+		var unreferenced []string
 		var oldSize int64
 		n, err := fs.meta.UpdateNode(ctx, sid, existing.ID, func(n *metadata.Node) error {
 			if n.Trashed != 0 || n.ParentID != parent.ID || n.Name != name {
@@ -230,8 +248,14 @@ func (fs *FS) commit(ctx context.Context, parent *metadata.Node, ppath, name, no
 			if opts.IfMatch != "" && opts.IfMatch != "*" && n.Etag() != opts.IfMatch {
 				return fmt.Errorf("%w: etag %s, not %s", ErrPrecondition, n.Etag(), opts.IfMatch)
 			}
-			oldBlob, oldSize = n.BlobID, n.Size
+			oldSize = n.Size
+			old := metadata.Revision{ID: strconv.FormatInt(cache.NextTime(), 10), BlobID: n.BlobID, Size: n.Size,
+				Mtime: n.Mtime, Checksums: n.Checksums}
+			if n.BlobID == c.blobID {
+				old.BlobID = "" // a repeated commit of the same content
+			}
 			set(n)
+			unreferenced = fs.opts.Revisions.keepRevision(n, old)
 			return nil
 		})
 		if errors.Is(err, errGone) || errors.Is(err, ErrNotFound) {
@@ -241,11 +265,10 @@ func (fs *FS) commit(ctx context.Context, parent *metadata.Node, ppath, name, no
 			return nil, err
 		}
 		committed = true
-		// The blob of the previous content is unreferenced now. (The
-		// versions issue keeps it as a revision instead.) A repeated
-		// commit of the same content must not delete what it stored.
-		if oldBlob != c.blobID {
-			fs.deleteBlob(ctx, sid, oldBlob)
+		// The previous content became a revision, or, with revisions off,
+		// is unreferenced now; so are revisions the policy dropped.
+		for _, b := range unreferenced {
+			fs.deleteBlob(ctx, sid, b)
 		}
 		if err := fs.propagate(ctx, sid, n.ParentID, n.Size-oldSize); err != nil {
 			return nil, err

@@ -201,6 +201,10 @@ func (fs *FS) SetProps(ctx context.Context, ref Reference, set map[string]string
 	if err := fs.checkLocks(ctx, n.SpaceID, target{path: p}); err != nil {
 		return nil, err
 	}
+	return fs.setProps(ctx, n, p, set, remove)
+}
+
+func (fs *FS) setProps(ctx context.Context, n *metadata.Node, p string, set map[string]string, remove []string) (*ResourceInfo, error) {
 	size := 0
 	for k, v := range set {
 		if k == "" {

@@ -111,9 +111,10 @@ type Backend interface {
 	RestoreNode(ctx context.Context, spaceID, id, newParentID, newName string) (*Node, error)
 
 	// PurgeNode removes the record of a node that is not linked anywhere
-	// (a failed create, or a trashed node being purged), with its folder
-	// entries if it is a folder without children. Purging a missing node is
-	// not an error.
+	// (a failed create, or a trashed node being purged) and its trash
+	// entry; for a folder also its links to its children, which the caller
+	// purges first (a subtree is purged bottom-up). Purging a missing node
+	// is not an error.
 	PurgeNode(ctx context.Context, spaceID, id string) error
 
 	// Propagate adds sizeDelta to the tree size of folder folderID and of

@@ -44,7 +44,7 @@ type reply struct {
 // do sends one request with the server's credentials and reads the whole
 // response; d is the time from sending the request to reading its last
 // byte.
-func (l *lab) do(ctx context.Context, s *server, method, url string, body []byte, hdr map[string]string) (reply, error) {
+func (l *lab) do(ctx context.Context, s *davServer, method, url string, body []byte, hdr map[string]string) (reply, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -83,7 +83,7 @@ func (l *lab) do(ctx context.Context, s *server, method, url string, body []byte
 }
 
 // expect sends a request and fails unless it gets one of the statuses.
-func (l *lab) expect(ctx context.Context, s *server, method, url string, body []byte, hdr map[string]string, want ...int) (reply, error) {
+func (l *lab) expect(ctx context.Context, s *davServer, method, url string, body []byte, hdr map[string]string, want ...int) (reply, error) {
 	r, err := l.do(ctx, s, method, url, body, hdr)
 	if err != nil {
 		return r, err
@@ -96,7 +96,7 @@ func (l *lab) expect(ctx context.Context, s *server, method, url string, body []
 
 // propfind1 is one PROPFIND depth 1 of a collection; it returns the time
 // taken and the number of members (responses other than the collection).
-func (l *lab) propfind1(ctx context.Context, s *server, url string) (time.Duration, int, error) {
+func (l *lab) propfind1(ctx context.Context, s *davServer, url string) (time.Duration, int, error) {
 	r, err := l.expect(ctx, s, "PROPFIND", url, []byte(propfindBody),
 		map[string]string{"Depth": "1", "Content-Type": "application/xml; charset=utf-8"}, http.StatusMultiStatus)
 	if err != nil {
@@ -109,7 +109,7 @@ func (l *lab) propfind1(ctx context.Context, s *server, url string) (time.Durati
 // prefix ("<d:response>", "<D:response xmlns:lp1=...>").
 var responseTag = regexp.MustCompile(`<(?:[A-Za-z_][\w.-]*:)?response[\s>]`)
 
-func (l *lab) countMembers(ctx context.Context, s *server, url string) (int, error) {
+func (l *lab) countMembers(ctx context.Context, s *davServer, url string) (int, error) {
 	_, n, err := l.propfind1(ctx, s, url)
 	return n, err
 }

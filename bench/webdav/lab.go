@@ -38,8 +38,8 @@ const (
 
 const benchUser = "bench"
 
-// server is one WebDAV server under test.
-type server struct {
+// davServer is one WebDAV server under test.
+type davServer struct {
 	name string // short, for logs and the report
 	// root is the URL of the collection below which the workloads run,
 	// ending in "/". It changes when a restart picks a new port.
@@ -57,7 +57,7 @@ type server struct {
 // The client's idle connections go first: a fresh process has none, and
 // Apache in one process would wait for an idle keep-alive connection
 // before it stops.
-func (l *lab) restart(ctx context.Context, s *server) error {
+func (l *lab) restart(ctx context.Context, s *davServer) error {
 	l.http.CloseIdleConnections()
 	s.p.stop()
 	s.p = nil
@@ -78,7 +78,7 @@ type lab struct {
 
 	bin struct{ s3dfs, xnetdav string }
 
-	s3dfs, rclone, apache, xnet *server
+	s3dfs, rclone, apache, xnet *davServer
 }
 
 // newLab starts versitygw and the four WebDAV servers, and fills the
@@ -141,7 +141,7 @@ func newLab(ctx context.Context, c config, modRoot, work string, lg *logger) (*l
 		return l, err
 	}
 	l.xnet = l.newXnet()
-	for _, s := range []*server{l.rclone, l.apache, l.xnet} {
+	for _, s := range []*davServer{l.rclone, l.apache, l.xnet} {
 		if err := s.start(ctx); err != nil {
 			return l, err
 		}
@@ -151,7 +151,7 @@ func newLab(ctx context.Context, c config, modRoot, work string, lg *logger) (*l
 
 // Close stops every process the lab started.
 func (l *lab) Close() {
-	for _, s := range []*server{l.s3dfs, l.rclone, l.apache, l.xnet} {
+	for _, s := range []*davServer{l.s3dfs, l.rclone, l.apache, l.xnet} {
 		if s != nil {
 			s.p.stop()
 		}
@@ -165,7 +165,7 @@ func (l *lab) Close() {
 
 // --- s3dfs --------------------------------------------------------------------
 
-func (l *lab) newS3DFS(ctx context.Context) (*server, error) {
+func (l *lab) newS3DFS(ctx context.Context) (*davServer, error) {
 	root := filepath.Join(l.work, "s3dfs")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
@@ -184,7 +184,7 @@ func (l *lab) newS3DFS(ctx context.Context) (*server, error) {
 		"S3DFS_S3_REGION="+l.s3c.Region,
 		"S3DFS_S3_BUCKET="+bucketS3DFS,
 	)
-	s := &server{name: "s3dfs", user: benchUser, pass: pass}
+	s := &davServer{name: "s3dfs", user: benchUser, pass: pass}
 	s.start = func(ctx context.Context) error {
 		p, url, err := startProc(ctx, "s3dfs serve", filepath.Join(l.work, "s3dfs.log"), "s3dfs: serving ", env,
 			l.bin.s3dfs, "serve", "--root", root, "--blobstore", "s3", "--addr", "127.0.0.1:0", "--log-level", "warn")
@@ -225,8 +225,8 @@ func (l *lab) rcloneEnv() []string {
 	)
 }
 
-func (l *lab) newRclone() *server {
-	s := &server{name: "rclone", user: benchUser, pass: randomHex(12)}
+func (l *lab) newRclone() *davServer {
+	s := &davServer{name: "rclone", user: benchUser, pass: randomHex(12)}
 	os.WriteFile(filepath.Join(l.work, "rclone.conf"), nil, 0o600)
 	s.start = func(ctx context.Context) error {
 		return retryPort(ctx, func(addr string) (*proc, error) {
@@ -267,7 +267,7 @@ func retryPort(ctx context.Context, start func(addr string) (*proc, error)) erro
 }
 
 // waitReady waits until the server answers an authenticated OPTIONS.
-func (l *lab) waitReady(ctx context.Context, s *server) error {
+func (l *lab) waitReady(ctx context.Context, s *davServer) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r, err := l.do(ctx, s, "OPTIONS", s.optionsURL, nil, nil)
@@ -319,7 +319,7 @@ DavLockDB {{dir}}/run/DavLock
 </Directory>
 `
 
-func (l *lab) newApache() (*server, error) {
+func (l *lab) newApache() (*davServer, error) {
 	dir := filepath.Join(l.work, "apache")
 	userLine := ""
 	if os.Geteuid() == 0 {
@@ -347,7 +347,7 @@ func (l *lab) newApache() (*server, error) {
 			return nil, err
 		}
 	}
-	s := &server{name: "apache"}
+	s := &davServer{name: "apache"}
 	s.start = func(ctx context.Context) error {
 		return retryPort(ctx, func(addr string) (*proc, error) {
 			conf := strings.NewReplacer("{{dir}}", dir, "{{addr}}", addr, "{{user}}", userLine).Replace(apacheConf)
@@ -380,9 +380,9 @@ func chownTree(root string, uid, gid int) error {
 
 // --- x/net/webdav ---------------------------------------------------------------------
 
-func (l *lab) newXnet() *server {
+func (l *lab) newXnet() *davServer {
 	dir := filepath.Join(l.work, "xnet")
-	s := &server{name: "x/net/webdav"}
+	s := &davServer{name: "x/net/webdav"}
 	s.start = func(ctx context.Context) error {
 		p, url, err := startProc(ctx, "xnetdav", filepath.Join(l.work, "xnetdav.log"), "xnetdav: serving ",
 			os.Environ(), l.bin.xnetdav, "-dir", dir, "-addr", "127.0.0.1:0")
@@ -483,7 +483,7 @@ func (l *lab) populate(ctx context.Context, _ *results) error {
 }
 
 // davServers lists the WebDAV servers in their base order.
-func (l *lab) davServers() []*server { return []*server{l.s3dfs, l.rclone, l.apache, l.xnet} }
+func (l *lab) davServers() []*davServer { return []*davServer{l.s3dfs, l.rclone, l.apache, l.xnet} }
 
 // versions describes what was measured, for the report.
 func (l *lab) versions(ctx context.Context) map[string]string {
@@ -492,11 +492,15 @@ func (l *lab) versions(ctx context.Context) map[string]string {
 		"rclone": firstLine(output(l.work, "rclone", "version")),
 		"apache": strings.TrimPrefix(firstLine(output(l.work, "apache2", "-v")), "Server version: "),
 	}
+	v["versitygw"] = "unknown"
 	if bin, err := s3test.FindVersityGW(); err == nil {
-		v["versitygw"] = firstLine(output(l.work, bin, "--version"))
-	}
-	if v["versitygw"] == "" {
-		v["versitygw"] = s3test.VersityGWVersion + " (expected; its --version said nothing)"
+		// Its --version says "git" for a module build; the module version
+		// is in the binary's build information.
+		for _, line := range strings.Split(output(l.work, "go", "version", "-m", bin), "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && f[0] == "mod" {
+				v["versitygw"] = f[1] + " " + f[2] + " (posix backend)"
+			}
+		}
 	}
 	mods := output(l.modRoot, "go", "list", "-m", "github.com/minio/minio-go/v7", "golang.org/x/net")
 	v["go modules"] = strings.ReplaceAll(mods, "\n", ", ")

@@ -46,7 +46,7 @@ func (l *lab) propfindHot(ctx context.Context, res *results) error {
 
 // propfindSample does one PROPFIND of the folder, checks that it lists
 // every file, and stores the time in *d if d is not nil.
-func (l *lab) propfindSample(ctx context.Context, s *server, d *time.Duration) error {
+func (l *lab) propfindSample(ctx context.Context, s *davServer, d *time.Duration) error {
 	t, n, err := l.propfind1(ctx, s, s.root+dirPropfind+"/")
 	if err != nil {
 		return err

@@ -46,8 +46,15 @@ func Check(ctx context.Context, fs *decomposedfs.FS) ([]string, error) {
 			err := walker.WalkNodes(ctx, sid, func(id string, n *metadata.Node, err error) error {
 				if err != nil {
 					c.report("record %s unreadable: %v", id, err)
-				} else if n.BlobID != "" {
-					c.referenced[decomposedfs.BlobKey(sid, n.BlobID)] = n.Size
+				} else {
+					if n.BlobID != "" {
+						c.referenced[decomposedfs.BlobKey(sid, n.BlobID)] = n.Size
+					}
+					for _, r := range n.Revisions {
+						if r.BlobID != "" {
+							c.referenced[decomposedfs.BlobKey(sid, r.BlobID)] = r.Size
+						}
+					}
 				}
 				return nil
 			})

@@ -185,8 +185,8 @@ func (b *Backend) touchFolder(ctx context.Context, sid, folderID string) error {
 	return nil
 }
 
-// PurgeNode removes the record of an unlinked node, its trash entry, and its
-// directory if it is an empty folder.
+// PurgeNode removes the record of an unlinked node, its trash entry, and, for
+// a folder, its directory with the links in it.
 func (b *Backend) PurgeNode(ctx context.Context, sid, id string) error {
 	if err := validIDs(sid, id); err != nil {
 		return err
@@ -196,9 +196,11 @@ func (b *Backend) PurgeNode(ctx context.Context, sid, id string) error {
 		return err
 	}
 	defer unlock()
+	// A folder's directory holds only links; the children they name are
+	// purged by the caller first (or left for the checker).
 	dir := b.dirPath(sid, id)
-	if err := unix.Rmdir(dir); err != nil && !errors.Is(err, unix.ENOENT) {
-		return &os.PathError{Op: "rmdir", Path: dir, Err: err}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("mpk: purge %s: %w", id, err)
 	}
 	if err := unix.Unlink(b.recordPath(sid, id)); err != nil && !errors.Is(err, unix.ENOENT) {
 		return &os.PathError{Op: "unlink", Path: b.recordPath(sid, id), Err: err}
