@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -16,30 +17,13 @@ import (
 // its space.
 func (h *Handler) copyMove(q *davReq) error {
 	isMove := q.r.Method == "MOVE"
-	raw := strings.TrimSpace(q.r.Header.Get("Destination"))
-	if raw == "" {
-		return errorf(http.StatusBadRequest, "%s without a Destination", q.r.Method)
-	}
-	dt, err := h.mapURL(q, raw)
+	dt, err := h.destination(q.ctx, q.r, q.t.User)
 	if err != nil {
-		var he *httpError
-		switch {
-		case errors.Is(err, errOtherServer) || errors.Is(err, errNoRoute):
-			return errorf(http.StatusBadGateway, "Destination %q is not on this server", raw)
-		case errors.Is(err, errBadPath):
-			return errorf(http.StatusBadRequest, "Destination %q: %v", raw, err)
-		case errors.As(err, &he) && he.status < 500:
-			return errorf(http.StatusConflict, "Destination %q: %v", raw, err)
-		}
 		return err
 	}
-	overwrite := true
-	switch strings.ToUpper(strings.TrimSpace(q.r.Header.Get("Overwrite"))) {
-	case "", "T":
-	case "F":
-		overwrite = false
-	default:
-		return errorf(http.StatusBadRequest, "Overwrite %q", q.r.Header.Get("Overwrite"))
+	overwrite, err := overwriteHeader(q.r)
+	if err != nil {
+		return err
 	}
 	allowed := []int{-1}
 	if !isMove {
@@ -81,4 +65,43 @@ func (h *Handler) copyMove(q *davReq) error {
 		q.w.WriteHeader(http.StatusCreated)
 	}
 	return nil
+}
+
+// destination maps the Destination header of a COPY or MOVE (or of a
+// restore from the trash bin or a versions collection) to a target: 400
+// without one or for a malformed one, 502 for a URL of another server, 409
+// for a space the user cannot see (as if its parent were missing), 403 for
+// a URL of the trash bin or a versions collection.
+func (h *Handler) destination(ctx context.Context, r *http.Request, user string) (*Target, error) {
+	raw := strings.TrimSpace(r.Header.Get("Destination"))
+	if raw == "" {
+		return nil, errorf(http.StatusBadRequest, "%s without a Destination", r.Method)
+	}
+	dt, err := h.mapURL(ctx, r.Host, user, raw)
+	if err != nil {
+		var he *httpError
+		switch {
+		case errors.Is(err, errOtherServer) || errors.Is(err, errNoRoute):
+			return nil, errorf(http.StatusBadGateway, "Destination %q is not on this server", raw)
+		case errors.Is(err, errBadPath):
+			return nil, errorf(http.StatusBadRequest, "Destination %q: %v", raw, err)
+		case errors.Is(err, errNotFiles):
+			return nil, errorf(http.StatusForbidden, "Destination %q is not a URL of files", raw)
+		case errors.As(err, &he) && he.status < 500:
+			return nil, errorf(http.StatusConflict, "Destination %q: %v", raw, err)
+		}
+		return nil, err
+	}
+	return dt, nil
+}
+
+// overwriteHeader parses the Overwrite header: true unless "F".
+func overwriteHeader(r *http.Request) (bool, error) {
+	switch v := strings.ToUpper(strings.TrimSpace(r.Header.Get("Overwrite"))); v {
+	case "", "T":
+		return true, nil
+	case "F":
+		return false, nil
+	}
+	return false, errorf(http.StatusBadRequest, "Overwrite %q", r.Header.Get("Overwrite"))
 }

@@ -49,6 +49,11 @@ func (h *Handler) dav(w http.ResponseWriter, r *http.Request, t *Target) {
 
 func (h *Handler) dispatch(q *davReq) error {
 	r := q.r
+	if !q.t.Space.Disabled.IsZero() && !readOnly(r.Method) {
+		// Only its managers see a disabled space at all, and they see it
+		// frozen until it is restored (or purged).
+		return errorf(http.StatusForbidden, "space %s is disabled", q.t.Space.ID)
+	}
 	if r.Method != http.MethodOptions {
 		ifh, err := parseIf(r.Header.Get("If"))
 		if err != nil {
@@ -110,21 +115,35 @@ func (h *Handler) writeOptionsHeaders(w http.ResponseWriter, allow []string) {
 	}
 }
 
-// allow lists the methods a resource allows (ri nil: it does not exist).
+// allow lists the methods a resource allows (ri nil: it does not exist),
+// as far as the user's permissions on it tell. (For an unmapped URL they
+// would need a lookup of the folder; the methods that create are listed,
+// and the driver decides.)
 func (h *Handler) allow(q *davReq, ri *decomposedfs.ResourceInfo) []string {
-	if q.t.User == "" {
+	if q.t.User == "" || (ri != nil && !q.t.Space.Disabled.IsZero()) {
 		if ri == nil {
 			return []string{"OPTIONS"}
 		}
 		return []string{"OPTIONS", "GET", "HEAD", "PROPFIND"}
 	}
-	switch {
-	case ri == nil:
+	if ri == nil {
 		return []string{"OPTIONS", "PUT", "MKCOL", "LOCK"}
-	case ri.IsDir():
-		return []string{"OPTIONS", "GET", "HEAD", "DELETE", "PROPFIND", "PROPPATCH", "COPY", "MOVE", "LOCK", "UNLOCK"}
 	}
-	return []string{"OPTIONS", "GET", "HEAD", "PUT", "DELETE", "PROPFIND", "PROPPATCH", "COPY", "MOVE", "LOCK", "UNLOCK"}
+	p := ri.Permissions
+	root := ri.ID == ri.SpaceID
+	out := []string{"OPTIONS", "GET", "HEAD"}
+	add := func(ok bool, methods ...string) {
+		if ok {
+			out = append(out, methods...)
+		}
+	}
+	add(!ri.IsDir() && p.Has(decomposedfs.PermOverwrite), "PUT")
+	add(!root && p.Has(decomposedfs.PermDelete), "DELETE")
+	// PROPPATCH stays: a favourite needs no more than seeing the resource.
+	out = append(out, "PROPFIND", "PROPPATCH", "COPY")
+	add(!root && p.Has(decomposedfs.PermMove), "MOVE")
+	add(p.Has(decomposedfs.PermLock), "LOCK", "UNLOCK")
+	return out
 }
 
 // depth parses the Depth header: "0", "1" or "infinity" (-1); def when

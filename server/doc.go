@@ -4,19 +4,35 @@
 //
 // # Routes
 //
-//	/dav/spaces/{space id}/{path}            a space the user owns
+// docs/http-api.md is the reference of the HTTP API for gateway authors:
+// routes, methods, headers, properties and status codes.
+//
+//	/dav/spaces/{space id}/{path}            a space the user may see (see Visibility)
 //	/dav/files/{user}/{path}                 the user's personal space
-//	/remote.php/dav/spaces/{space id}/{path} alias, for ownCloud clients
-//	/remote.php/dav/files/{user}/{path}      alias
+//	/dav/spaces/trash-bin/{space id}/{item}  a space's trash bin (trashbin.go)
+//	/dav/trash-bin/{user}/{item}             the trash bin of the user's personal space
+//	/dav/meta/{file id}/v/{revision}         a file's versions (versions.go)
+//	/remote.php/dav/...                      aliases of all of the above, for ownCloud clients
 //	/remote.php/webdav/{path}                the authenticated user's personal space
 //	/healthz  /readyz  /metrics              no authentication
 //
-// A personal space is created, with a fixed id (decomposedfs.PersonalSpaceID),
-// the first time its user logs in. A user sees only the spaces the user owns:
-// any other space id, and /dav/files/ with another user's name, answers 404,
-// exactly as a space that does not exist, so that nothing leaks. Requests
-// without credentials get 401, unless Options.AllowAnonymous is set: then
-// they may read (OPTIONS, GET, HEAD, PROPFIND) every space, and nothing more.
+// # Visibility
+//
+// Every request acts for its user and the user's groups (Authenticator,
+// decomposedfs.WithUser), and the driver decides what the user may see and
+// do: a space's owner anything, others what their grants give. A user sees
+// the spaces the user owns or is a member of (a grant on the space root);
+// a user whose grants lie below the root reaches what they open through
+// the space's URLs, and nothing above. Anything the user may not see
+// answers exactly as if it did not exist (404, or 409 for a request that
+// would create in such a folder), so that nothing leaks; what the user may
+// see but not do is 403. /dav/files/ with another user's name is always
+// 404. A personal space is created, with a fixed id
+// (decomposedfs.PersonalSpaceID), the first time its user logs in. A
+// disabled space is invisible to all but its managers, and read-only for
+// them. Requests without credentials get 401, unless
+// Options.AllowAnonymous is set: then they may read (OPTIONS, GET, HEAD,
+// PROPFIND) every enabled space, and nothing more.
 //
 // # Requests
 //
@@ -33,10 +49,13 @@
 //
 // # Properties
 //
-// Live properties are computed from decomposedfs.ResourceInfo; dead ones are
-// stored by the driver (SetProps) under Clark-notation keys ("{ns}name")
-// with the property's inner XML as value, re-serialised so that it is
-// self-contained: every element declares the namespace it is in, so a value
+// Live properties are computed from decomposedfs.ResourceInfo
+// (oc:permissions from its Permissions, in ownCloud's letters: props.go)
+// and the space (the quota properties). oc:favorite is live but may be
+// set by PROPPATCH: it is per user (decomposedfs.SetFavorite). Dead
+// properties are stored by the driver (SetProps) under Clark-notation keys
+// ("{ns}name") with the property's inner XML as value, re-serialised so
+// that it is self-contained: every element declares the namespace it is in, so a value
 // can be embedded anywhere in a response. An xml:lang on a dead property is
 // kept by prefixing the value with "\x00" LANG "\x00", which no XML content
 // can start with.

@@ -30,12 +30,14 @@ const (
 const statusCanceled = 499
 
 // statusTable maps driver errors to HTTP status codes, first match wins;
-// byOp overrides the status for some ops. This is the only place where
-// driver errors become statuses.
+// byOp overrides the status for some ops, and cond names the DAV:
+// precondition element of the error body, if any. This is the only place
+// where driver errors become statuses.
 var statusTable = []struct {
 	err    error
 	status int
 	byOp   map[op]int
+	cond   string
 }{
 	{err: context.Canceled, status: statusCanceled},
 	{err: context.DeadlineExceeded, status: http.StatusServiceUnavailable},
@@ -52,6 +54,16 @@ var statusTable = []struct {
 	// a LOCK refresh with one is 412.
 	{err: decomposedfs.ErrNoSuchLock, status: http.StatusConflict},
 	{err: decomposedfs.ErrTooLarge, status: http.StatusInsufficientStorage},
+	// RFC 4331, 6: a write that would take the space over its quota.
+	// Nothing was stored.
+	{err: decomposedfs.ErrQuotaExceeded, status: http.StatusInsufficientStorage, cond: "quota-not-exceeded"},
+	// The user may see the resource but not do this to it. (Where the user
+	// may not even see it, the driver answers ErrNotFound: 404, so that
+	// nothing leaks.)
+	{err: decomposedfs.ErrPermissionDenied, status: http.StatusForbidden},
+	// Another request writes or finishes the same resumable upload: retry
+	// later. 409, as the TUS handler answers it.
+	{err: decomposedfs.ErrUploadBusy, status: http.StatusConflict},
 	// Copying or moving a folder into itself, or a resource onto itself
 	// (RFC 4918, 9.8.5 and 9.9.4).
 	{err: decomposedfs.ErrCycle, status: http.StatusForbidden},
@@ -75,13 +87,20 @@ var statusTable = []struct {
 
 // statusOf returns the HTTP status for a driver error in the role o.
 func statusOf(err error, o op) int {
+	s, _ := classify(err, o)
+	return s
+}
+
+// classify returns the HTTP status and the DAV: condition (or "") for a
+// driver error in the role o.
+func classify(err error, o op) (int, string) {
 	for _, row := range statusTable {
 		if errors.Is(err, row.err) {
 			if s, ok := row.byOp[o]; ok {
-				return s
+				return s, row.cond
 			}
-			return row.status
+			return row.status, row.cond
 		}
 	}
-	return http.StatusInternalServerError
+	return http.StatusInternalServerError, ""
 }

@@ -31,6 +31,11 @@ func (h *Handler) get(q *davReq) error {
 	if ri.IsDir() {
 		return h.listing(q, ri)
 	}
+	if !ri.Permissions.Has(decomposedfs.PermDownload) {
+		// The driver would refuse the content too, but only once the
+		// response has begun.
+		return fail(decomposedfs.ErrPermissionDenied, opRead)
+	}
 	hd.Set("ETag", ri.Etag)
 	hd["OC-ETag"] = []string{ri.Etag}
 	hd["OC-FileId"] = []string{ri.SpaceID + "!" + ri.ID}
@@ -38,10 +43,16 @@ func (h *Handler) get(q *davReq) error {
 	if ri.Checksums.SHA1 != "" {
 		hd["OC-Checksum"] = []string{"SHA1:" + ri.Checksums.SHA1}
 	}
+	ref := decomposedfs.Reference{SpaceID: ri.SpaceID, NodeID: ri.ID}
 	c := &lazyContent{
-		ctx:     q.ctx,
-		fs:      h.fs,
-		ref:     decomposedfs.Reference{SpaceID: ri.SpaceID, NodeID: ri.ID},
+		ctx: q.ctx,
+		open: func(ctx context.Context, offset, length int64) (io.ReadCloser, string, error) {
+			rc, ri, err := h.fs.Download(ctx, ref, offset, length)
+			if err != nil {
+				return nil, "", err
+			}
+			return rc, ri.Etag, nil
+		},
 		etag:    ri.Etag,
 		size:    ri.Size,
 		lengths: rangeLengths(q.r.Header.Get("Range"), ri.Size),
@@ -63,9 +74,10 @@ var errChanged = errors.New("server: file changed while it was read")
 // offset, for the length of the range that starts there if the Range
 // header named one, so a range request never downloads the whole file.
 type lazyContent struct {
-	ctx     context.Context
-	fs      *decomposedfs.FS
-	ref     decomposedfs.Reference
+	ctx context.Context
+	// open opens length bytes from offset (-1: to the end) and returns
+	// the etag of what it opened.
+	open    func(ctx context.Context, offset, length int64) (io.ReadCloser, string, error)
 	etag    string
 	size    int64
 	lengths map[int64]int64 // range start -> length
@@ -107,8 +119,8 @@ func (c *lazyContent) Read(p []byte) (int, error) {
 		if !ok {
 			length = -1
 		}
-		rc, ri, err := c.fs.Download(c.ctx, c.ref, c.pos, length)
-		if err == nil && ri.Etag != c.etag {
+		rc, etag, err := c.open(c.ctx, c.pos, length)
+		if err == nil && etag != c.etag {
 			rc.Close()
 			err = errChanged
 		}

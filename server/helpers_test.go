@@ -92,7 +92,10 @@ func newEnvOn(t testing.TB, root string, store blobstore.Store, blobDir string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	authn, err := auth.NewAuthenticator(usersPath, auth.DefaultOptions())
+	// Users added by a test (addUser) count at once, not after a second.
+	ao := auth.DefaultOptions()
+	ao.ReloadEvery = 0
+	authn, err := auth.NewAuthenticator(usersPath, ao)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +120,27 @@ func newEnvOn(t testing.TB, root string, store blobstore.Store, blobDir string, 
 		}
 	})
 	return e
+}
+
+// addUser adds a user whose password is the name plus "-pw", in groups.
+func (e *env) addUser(name string, groups ...string) {
+	e.t.Helper()
+	err := auth.NewFile(e.users).Update(func(u *auth.Users) error {
+		if err := u.Add(name, name+"-pw", bcrypt.MinCost); err != nil {
+			return err
+		}
+		return u.SetGroups(name, groups)
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// as is a request option: the request authenticates as a user added with
+// addUser.
+func as(name string, r req) req {
+	r.user, r.pass = name, name+"-pw"
+	return r
 }
 
 // req is a request to make: method, path (already escaped) and options.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -225,7 +226,7 @@ func (h *Handler) ifStateOf(q *davReq, tag string) (*ifState, error) {
 	t := q.t
 	if tag != "" {
 		var err error
-		t, err = h.mapURL(q, tag)
+		t, err = h.mapURL(q.ctx, q.r.Host, q.t.User, tag)
 		if err != nil {
 			return &ifState{}, nil
 		}
@@ -259,14 +260,16 @@ func (h *Handler) ifStateOf(q *davReq, tag string) (*ifState, error) {
 	return st, nil
 }
 
-// mapURL maps a URL (absolute, or an absolute path) of this server to a
-// target the user may see. A URL of another host is errOtherServer.
-func (h *Handler) mapURL(q *davReq, raw string) (*Target, error) {
+// mapURL maps a URL (absolute, or an absolute path) of this server, whose
+// host is host, to a target the user may see. A URL of another host is
+// errOtherServer; one of the trash bin or of a versions collection is
+// errNotFiles.
+func (h *Handler) mapURL(ctx context.Context, host, user, raw string) (*Target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, errBadPath
 	}
-	if u.Host != "" && !strings.EqualFold(u.Host, q.r.Host) {
+	if u.Host != "" && !strings.EqualFold(u.Host, host) {
 		return nil, errOtherServer
 	}
 	if u.Host == "" && !strings.HasPrefix(u.Path, "/") {
@@ -276,7 +279,7 @@ func (h *Handler) mapURL(q *davReq, raw string) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.authorize(q.ctx, rt, q.t.User)
+	return h.authorize(ctx, rt, user)
 }
 
 // errOtherServer: a URL naming another host.

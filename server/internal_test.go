@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -110,6 +111,14 @@ func TestParseRoute(t *testing.T) {
 		{"/dav/files/alice/%ff", route{}, errBadPath},
 		{"/dav/files/alice/%zz", route{}, errBadPath},
 		{"/dav/files/%2e%2e/x", route{}, errBadPath},
+		{"/dav/spaces/trash-bin/" + sid + "/item/a", route{kind: routeTrashSpace, name: sid, base: "/dav/spaces/trash-bin/" + sid, path: "/item/a"}, nil},
+		{"/remote.php/dav/spaces/trash-bin/" + sid, route{kind: routeTrashSpace, name: sid, base: "/remote.php/dav/spaces/trash-bin/" + sid, path: "/"}, nil},
+		{"/dav/trash-bin/alice/", route{kind: routeTrashUser, name: "alice", base: "/dav/trash-bin/alice", path: "/"}, nil},
+		{"/remote.php/dav/trash-bin/alice/x", route{kind: routeTrashUser, name: "alice", base: "/remote.php/dav/trash-bin/alice", path: "/x"}, nil},
+		{"/dav/meta/" + sid + "%21" + sid + "/v/1", route{kind: routeMeta, name: sid + "!" + sid, base: "/dav/meta/" + sid + "%21" + sid, path: "/v/1"}, nil},
+		{"/remote.php/dav/meta/x/v", route{kind: routeMeta, name: "x", base: "/remote.php/dav/meta/x", path: "/v"}, nil},
+		{"/dav/spaces/trash-bin/", route{}, errNoRoute},
+		{"/dav/meta/", route{}, errNoRoute},
 	} {
 		got, err := parseRoute(tc.in)
 		if !errors.Is(err, tc.err) || (err == nil && got != tc.want) {
@@ -276,10 +285,37 @@ func TestStatusTable(t *testing.T) {
 		{decomposedfs.ErrCrossSpace, opDest, http.StatusBadGateway},
 		{decomposedfs.ErrRoot, opRead, http.StatusForbidden},
 		{decomposedfs.ErrCorrupt, opRead, http.StatusInternalServerError},
+		{decomposedfs.ErrPermissionDenied, opCreate, http.StatusForbidden},
+		{decomposedfs.ErrQuotaExceeded, opCreate, http.StatusInsufficientStorage},
+		{decomposedfs.ErrUploadBusy, opCreate, http.StatusConflict},
 		{errors.New("anything else"), opRead, http.StatusInternalServerError},
 	} {
 		if got := statusOf(tc.err, tc.o); got != tc.want {
 			t.Errorf("%v (op %d): %d, want %d", tc.err, tc.o, got, tc.want)
+		}
+	}
+	if _, cond := classify(fmt.Errorf("x: %w", decomposedfs.ErrQuotaExceeded), opCreate); cond != "quota-not-exceeded" {
+		t.Errorf("quota condition %q", cond)
+	}
+}
+
+func TestParseFileID(t *testing.T) {
+	sid, nid := "0b9a7f7e-5d3c-4a51-9d4e-3f1f3b0c6a10", "1c9a7f7e-5d3c-4a51-9d4e-3f1f3b0c6a10"
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{sid + "!" + nid, true},
+		{strings.ToUpper(sid) + "!" + nid, true},
+		{"storage$" + sid + "!" + nid, true},
+		{sid, false},
+		{sid + "!x", false},
+		{"x!" + nid, false},
+		{"", false},
+	} {
+		s, n, ok := parseFileID(tc.in)
+		if ok != tc.ok || ok && (s != sid || n != nid) {
+			t.Errorf("%q: %q %q %v", tc.in, s, n, ok)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/s3dfs/s3dfs/decomposedfs"
 )
@@ -53,9 +54,14 @@ func parsePropertyUpdate(body []byte) ([]propUpdate, error) {
 	return ups, nil
 }
 
-// proppatch sets and removes dead properties, all or nothing: if any
-// instruction fails (a live property is protected), none is applied and
-// the others are reported as 424 Failed Dependency.
+// favoriteProp is ownCloud's favourite flag: a live property that
+// PROPPATCH may set ("1" or "true" marks, anything else or remove
+// unmarks). It is per user, and needs no more than seeing the resource.
+var favoriteProp = propName{nsOC, "favorite"}
+
+// proppatch sets and removes dead properties (and oc:favorite), all or
+// nothing: if any instruction fails (a live property is protected), none
+// is applied and the others are reported as 424 Failed Dependency.
 func (h *Handler) proppatch(q *davReq) error {
 	body, err := readXMLBody(q.r, h.opts.MaxXMLBody)
 	if err != nil {
@@ -78,7 +84,7 @@ func (h *Handler) proppatch(q *davReq) error {
 		u := &ups[i]
 		if _, ok := final[u.name]; !ok {
 			names = append(names, u.name)
-			if _, live := liveProps[u.name]; live {
+			if _, live := liveProps[u.name]; live && u.name != favoriteProp {
 				protected = append(protected, u.name)
 			}
 		}
@@ -97,24 +103,45 @@ func (h *Handler) proppatch(q *davReq) error {
 	}
 	set := map[string]string{}
 	var remove []string
+	favorite, setFavorite := false, false
 	for _, pn := range names {
-		if u := final[pn]; u.remove {
+		u := final[pn]
+		switch {
+		case pn == favoriteProp:
+			setFavorite = true
+			inner, _ := decodeDead(u.value)
+			v := strings.TrimSpace(inner)
+			favorite = !u.remove && (v == "1" || strings.EqualFold(v, "true"))
+		case u.remove:
 			remove = append(remove, pn.clark())
-		} else {
+		default:
 			set[pn.clark()] = u.value
 		}
 	}
-	_, err = h.fs.SetProps(q.ctx, q.t.Ref(), set, remove)
-	switch {
-	case errors.Is(err, decomposedfs.ErrTooLarge):
-		return writePatchResult(q, href, names, func(pn propName) (int, string) {
-			if final[pn].remove {
-				return http.StatusFailedDependency, ""
-			}
-			return http.StatusInsufficientStorage, ""
-		})
-	case err != nil:
-		return fail(err, opRead)
+	if setFavorite && q.t.User == "" {
+		return errorf(http.StatusForbidden, "favourites belong to a user")
+	}
+	// The dead properties first: they need more permissions than the
+	// favourite, so a refusal comes before anything changed.
+	if len(set) > 0 || len(remove) > 0 {
+		_, err = h.fs.SetProps(q.ctx, q.t.Ref(), set, remove)
+		switch {
+		case errors.Is(err, decomposedfs.ErrTooLarge):
+			return writePatchResult(q, href, names, func(pn propName) (int, string) {
+				if final[pn].remove || pn == favoriteProp {
+					return http.StatusFailedDependency, ""
+				}
+				return http.StatusInsufficientStorage, ""
+			})
+		case err != nil:
+			return fail(err, opRead)
+		}
+	}
+	if setFavorite {
+		ref := decomposedfs.Reference{SpaceID: ri.SpaceID, NodeID: ri.ID}
+		if err := h.fs.SetFavorite(q.ctx, ref, favorite); err != nil {
+			return fail(err, opRead)
+		}
 	}
 	return writePatchResult(q, href, names, func(propName) (int, string) { return http.StatusOK, "" })
 }

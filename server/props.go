@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,11 @@ type resource struct {
 	// resources of a response (lockLoaded says whether they were).
 	locks      []decomposedfs.LockInfo
 	lockLoaded bool
+	// grants are the space's grants the user may see, by node id, read
+	// once for all the resources of a response when a property needs
+	// them (grantsLoaded says whether they were).
+	grants       map[string][]decomposedfs.GrantInfo
+	grantsLoaded bool
 }
 
 // liveProp is a computed property. value appends the property's content
@@ -119,6 +125,18 @@ var liveProps = map[propName]liveProp{
 		b.WriteString(r.permissions())
 		return true
 	}},
+	{nsOC, "favorite"}: {value: func(r *resource, b *bytes.Buffer) bool {
+		if decomposedfs.IsFavorite(r.ctx, r.ri) {
+			b.WriteByte('1')
+		} else {
+			b.WriteByte('0')
+		}
+		return true
+	}},
+	{nsOC, "share-types"}: {value: func(r *resource, b *bytes.Buffer) bool {
+		r.shareTypes(b)
+		return true
+	}},
 	{nsOC, "size"}: {value: func(r *resource, b *bytes.Buffer) bool {
 		b.Write(strconv.AppendInt(b.AvailableBuffer(), r.ri.Size, 10))
 		return true
@@ -145,6 +163,7 @@ var allpropOrder = []propName{
 	{nsDAV, "getcontenttype"}, {nsDAV, "displayname"}, {nsDAV, "supportedlock"}, {nsDAV, "lockdiscovery"},
 	{nsDAV, "quota-used-bytes"}, {nsDAV, "quota-available-bytes"},
 	{nsOC, "id"}, {nsOC, "fileid"}, {nsOC, "permissions"}, {nsOC, "size"}, {nsOC, "checksums"},
+	{nsOC, "favorite"}, {nsOC, "share-types"},
 }
 
 // allprop are the live properties of <allprop/>, in order.
@@ -183,12 +202,13 @@ const supportedLock = "<d:lockentry><d:lockscope><d:exclusive/></d:lockscope><d:
 // a quota (its SPACE_UNLIMITED); clients know it.
 const quotaUnlimited = -3
 
+// available is what the space's quota leaves: the quota less the bytes
+// used and those held by uploads in progress.
 func (r *resource) available() int64 {
-	s := r.t.Space
-	if s.Quota <= 0 {
-		return quotaUnlimited
+	if a := r.t.Space.Available(); a >= 0 {
+		return a
 	}
-	return max(s.Quota-s.Used, 0)
+	return quotaUnlimited
 }
 
 // fileID writes ownCloud's file id: the space and the node, which
@@ -199,17 +219,112 @@ func (r *resource) fileID(b *bytes.Buffer) {
 	b.WriteString(r.ri.ID)
 }
 
-// permissions are ownCloud's permission letters. Owners may do anything,
-// except delete, rename or move a space root: R share, D delete, N rename,
-// V move, W write (files), C create files and K create folders (folders).
+// permissions are ownCloud's permission letters for the user, in the order
+// ownCloud and oCIS write them (docs/http-api.md has the table):
+//
+//	S  a grant to the user or one of the user's groups is on the resource
+//	   (it is shared with the user here)
+//	R  the user may share it (PermShare)
+//	M  a mount point: never (s3dfs mounts nothing)
+//	D  delete (PermDelete)
+//	N  rename, V  move (PermMove; both, as the driver does not tell them apart)
+//	W  write (files: PermOverwrite)
+//	C  create files, K  create folders (folders: PermCreateFile, PermCreateFolder)
+//
+// A space root cannot be deleted, renamed or moved. Anonymous readers get
+// no letters that write.
 func (r *resource) permissions() string {
-	switch {
-	case r.root:
-		return "RCK"
-	case r.ri.IsDir():
-		return "RDNVCK"
+	p := r.ri.Permissions
+	if r.t.User == "" {
+		p &= decomposedfs.PermStat | decomposedfs.PermList | decomposedfs.PermDownload
 	}
-	return "RDNVW"
+	var b [9]byte
+	out := b[:0]
+	if r.sharedWithUser() {
+		out = append(out, 'S')
+	}
+	if p.Has(decomposedfs.PermShare) {
+		out = append(out, 'R')
+	}
+	if !r.root && p.Has(decomposedfs.PermDelete) {
+		out = append(out, 'D')
+	}
+	if !r.root && p.Has(decomposedfs.PermMove) {
+		out = append(out, 'N', 'V')
+	}
+	if r.ri.IsDir() {
+		if p.Has(decomposedfs.PermCreateFile) {
+			out = append(out, 'C')
+		}
+		if p.Has(decomposedfs.PermCreateFolder) {
+			out = append(out, 'K')
+		}
+	} else if p.Has(decomposedfs.PermOverwrite) {
+		out = append(out, 'W')
+	}
+	return string(out)
+}
+
+// sharedWithUser reports whether a grant to the user, or to a group of the
+// user's, is on the resource itself. A space's owner receives no grants.
+func (r *resource) sharedWithUser() bool {
+	if r.t.User == "" || (r.t.Space.Owner != "" && r.t.Space.Owner == r.t.User) {
+		return false
+	}
+	for _, g := range r.grantsOn() {
+		if g.Deny {
+			continue
+		}
+		if name, ok := strings.CutPrefix(g.Grantee, "user:"); ok && name == r.t.User {
+			return true
+		}
+		if name, ok := strings.CutPrefix(g.Grantee, "group:"); ok && slices.Contains(r.t.Groups, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// shareTypes writes oc:share-types: ownCloud's share type of each grant on
+// the resource (0 a user, 1 a group; denials are not shares), once per
+// type. Only users who may share the resource see them.
+func (r *resource) shareTypes(b *bytes.Buffer) {
+	if !r.ri.Permissions.Has(decomposedfs.PermShare) || r.t.User == "" {
+		return
+	}
+	var user, group bool
+	for _, g := range r.grantsOn() {
+		switch {
+		case g.Deny:
+		case strings.HasPrefix(g.Grantee, "user:"):
+			user = true
+		case strings.HasPrefix(g.Grantee, "group:"):
+			group = true
+		}
+	}
+	if user {
+		b.WriteString("<oc:share-type>0</oc:share-type>")
+	}
+	if group {
+		b.WriteString("<oc:share-type>1</oc:share-type>")
+	}
+}
+
+// grantsOn returns the grants on the resource itself.
+func (r *resource) grantsOn() []decomposedfs.GrantInfo {
+	if !r.grantsLoaded {
+		r.grantsLoaded = true
+		gs, err := r.h.fs.Grants(r.ctx, r.ri.SpaceID)
+		if err != nil {
+			r.h.log.WarnContext(r.ctx, "grants unreadable", "space", r.ri.SpaceID, "err", err)
+			return nil
+		}
+		r.grants = map[string][]decomposedfs.GrantInfo{}
+		for _, g := range gs {
+			r.grants[g.NodeID] = append(r.grants[g.NodeID], g)
+		}
+	}
+	return r.grants[r.ri.ID]
 }
 
 func (r *resource) lockDiscovery(b *bytes.Buffer) {

@@ -26,7 +26,8 @@ func fail(err error, o op) error {
 	if errors.As(err, &he) {
 		return err
 	}
-	return &httpError{status: statusOf(err, o), err: err}
+	status, cond := classify(err, o)
+	return &httpError{status: status, err: err, cond: cond}
 }
 
 // errorf is an error answering status.
@@ -50,7 +51,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if errors.As(err, &he) {
 		status, cond = he.status, he.cond
 	} else {
-		status = statusOf(err, opRead)
+		status, cond = classify(err, opRead)
 	}
 	if rw, ok := w.(*respWriter); ok && rw.written() {
 		return

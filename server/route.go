@@ -17,25 +17,41 @@ const (
 	prefixOCSpaces = "/remote.php/dav/spaces/"
 	prefixOCFiles  = "/remote.php/dav/files/"
 	prefixWebDAV   = "/remote.php/webdav"
+
+	// The trash bins: of a space, and of a user's personal space. A space
+	// id is a UUID, so "trash-bin" never is one.
+	prefixTrashSpace   = "/dav/spaces/trash-bin/"
+	prefixOCTrashSpace = "/remote.php/dav/spaces/trash-bin/"
+	prefixTrashUser    = "/dav/trash-bin/"
+	prefixOCTrashUser  = "/remote.php/dav/trash-bin/"
+
+	// The versions of a file, by file id: {prefix}{file id}/v/{revision}.
+	prefixMeta   = "/dav/meta/"
+	prefixOCMeta = "/remote.php/dav/meta/"
 )
 
 type routeKind uint8
 
 const (
-	routeSpaces routeKind = iota + 1 // the URL names a space id
-	routeFiles                       // the URL names a user: the personal space
-	routeWebDAV                      // the authenticated user's personal space
+	routeSpaces     routeKind = iota + 1 // the URL names a space id
+	routeFiles                           // the URL names a user: the personal space
+	routeWebDAV                          // the authenticated user's personal space
+	routeTrashSpace                      // the trash bin of a space, by id
+	routeTrashUser                       // the trash bin of a user's personal space
+	routeMeta                            // a file's metadata collection, by file id
 )
 
 // route is a parsed DAV URL path, before authorisation.
 type route struct {
 	kind routeKind
-	// name is the space id (routeSpaces) or the user name (routeFiles).
+	// name is the space id (routeSpaces, routeTrashSpace), the user name
+	// (routeFiles, routeTrashUser) or the file id (routeMeta).
 	name string
-	// base is the escaped URL path of the space root, without a trailing
-	// slash: "/remote.php/dav/files/alice".
+	// base is the escaped URL path of the space root (or trash bin, or
+	// metadata collection), without a trailing slash:
+	// "/remote.php/dav/files/alice".
 	base string
-	// path is the decoded path in the space: "/", "/a/b".
+	// path is the decoded path below base: "/", "/a/b".
 	path string
 }
 
@@ -53,6 +69,24 @@ func parseRoute(escaped string) (route, error) {
 	var rt route
 	var rest string
 	switch {
+	case strings.HasPrefix(escaped, prefixTrashSpace):
+		rt.kind, rest = routeTrashSpace, escaped[len(prefixTrashSpace):]
+		rt.base = prefixTrashSpace
+	case strings.HasPrefix(escaped, prefixOCTrashSpace):
+		rt.kind, rest = routeTrashSpace, escaped[len(prefixOCTrashSpace):]
+		rt.base = prefixOCTrashSpace
+	case strings.HasPrefix(escaped, prefixTrashUser):
+		rt.kind, rest = routeTrashUser, escaped[len(prefixTrashUser):]
+		rt.base = prefixTrashUser
+	case strings.HasPrefix(escaped, prefixOCTrashUser):
+		rt.kind, rest = routeTrashUser, escaped[len(prefixOCTrashUser):]
+		rt.base = prefixOCTrashUser
+	case strings.HasPrefix(escaped, prefixMeta):
+		rt.kind, rest = routeMeta, escaped[len(prefixMeta):]
+		rt.base = prefixMeta
+	case strings.HasPrefix(escaped, prefixOCMeta):
+		rt.kind, rest = routeMeta, escaped[len(prefixOCMeta):]
+		rt.base = prefixOCMeta
 	case strings.HasPrefix(escaped, prefixSpaces):
 		rt.kind, rest = routeSpaces, escaped[len(prefixSpaces):]
 		rt.base = prefixSpaces
@@ -108,11 +142,37 @@ func decodeSegments(escaped string) ([]string, error) {
 	return segs, nil
 }
 
+// isID reports whether s has the form of a space or node id: a UUID in
+// lower case. (The driver validates ids too; this spares a lookup.)
+func isID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // Target is a routed, authorised request: the space and the path in it.
 // Extensions get it with the request.
 type Target struct {
 	// User is the authenticated user; empty for anonymous access.
-	User  string
+	User string
+	// Groups are the user's groups.
+	Groups []string
+	// Space is the target's space. For a user who reaches it only through
+	// grants below its root, it holds nothing but the id.
 	Space *decomposedfs.SpaceInfo
 	// Path is the path in the space, "/" for its root.
 	Path string

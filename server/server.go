@@ -17,13 +17,17 @@ import (
 	"github.com/s3dfs/s3dfs/decomposedfs"
 )
 
-// Authenticator checks the credentials of a request.
+// Authenticator checks the credentials of a request and knows the groups
+// of its users. Its methods must be safe for concurrent use.
 type Authenticator interface {
 	// Authenticate returns the user that r's Authorization header
 	// authenticates. ok is false for missing, malformed or wrong
 	// credentials (401); err is set when the check itself failed (500).
-	// It must be safe for concurrent use.
 	Authenticate(r *http.Request) (user string, ok bool, err error)
+	// Groups returns the groups of an authenticated user (nil for none),
+	// which the driver matches against grants to "group:NAME". An error
+	// fails the request (500).
+	Groups(user string) ([]string, error)
 }
 
 // Extension serves requests that WebDAV does not, on the same routes (TUS
@@ -177,11 +181,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	for prefix, mh := range h.opts.Mounts {
 		if strings.HasPrefix(r.URL.Path, prefix) {
-			user, ok := h.authenticate(w, r, false)
+			user, groups, ok := h.authenticate(w, r, false)
 			if !ok {
 				return
 			}
-			mh.ServeHTTP(w, r.WithContext(withUser(r.Context(), user)))
+			mh.ServeHTTP(w, r.WithContext(withUser(r.Context(), user, groups)))
 			return
 		}
 	}
@@ -194,8 +198,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &httpError{status: http.StatusBadRequest, err: err})
 		return
 	}
-	user, ok := h.authenticate(w, r, readOnly(r.Method))
+	user, groups, ok := h.authenticate(w, r, readOnly(r.Method))
 	if !ok {
+		return
+	}
+	if user != "" {
+		r = r.WithContext(withUser(r.Context(), user, groups))
+	}
+	switch rt.kind {
+	case routeTrashSpace, routeTrashUser:
+		h.trashBin(w, r, rt, user)
+		return
+	case routeMeta:
+		h.meta(w, r, rt, user)
 		return
 	}
 	t, err := h.authorize(r.Context(), rt, user)
@@ -203,6 +218,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	t.Groups = groups
 	h.dav(w, r, t)
 }
 
@@ -227,34 +243,46 @@ func readOnly(method string) bool {
 	return false
 }
 
-// authenticate checks the request's credentials; on failure it has written
-// the response. anonymousOK allows a request without credentials when the
-// options allow anonymous access.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, anonymousOK bool) (string, bool) {
+// authenticate checks the request's credentials and returns the user and
+// the user's groups; on failure it has written the response. anonymousOK
+// allows a request without credentials when the options allow anonymous
+// access.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, anonymousOK bool) (string, []string, bool) {
 	if r.Header.Get("Authorization") == "" && anonymousOK && h.opts.AllowAnonymous {
-		return "", true
+		return "", nil, true
 	}
 	user, ok, err := h.opts.Auth.Authenticate(r)
 	if err != nil {
 		h.writeError(w, r, fmt.Errorf("server: authenticate: %w", err))
-		return "", false
+		return "", nil, false
 	}
 	if !ok {
 		w.Header().Add("WWW-Authenticate", `Basic realm="s3dfs", charset="UTF-8"`)
 		w.Header().Add("WWW-Authenticate", `Bearer realm="s3dfs"`)
 		h.writeError(w, r, &httpError{status: http.StatusUnauthorized, err: errors.New("missing or wrong credentials")})
-		return "", false
+		return "", nil, false
 	}
 	setLogUser(r.Context(), user)
-	return user, true
+	groups, err := h.opts.Auth.Groups(user)
+	if err != nil {
+		h.writeError(w, r, fmt.Errorf("server: groups of %s: %w", user, err))
+		return "", nil, false
+	}
+	return user, groups, true
 }
 
 // errHidden is the one answer for a space that does not exist and a space
 // the user may not see.
 var errHidden = &httpError{status: http.StatusNotFound, err: errors.New("no such space")}
 
-// authorize resolves a route to a space the user may see. Every way of
-// not seeing a space gives errHidden.
+// authorize resolves a file route to a space the user may see. Every way
+// of not seeing a space gives errHidden. Which spaces a user sees is the
+// driver's answer (GetSpace, under the request's user and groups): those
+// the user owns or is a member of (a grant on the space root). A user
+// whose grants lie only below the root does not see the space itself, but
+// may use the URLs of what the grants open: such a request gets in when
+// the user may see the resource or the nearest folder above it that
+// exists, and the driver decides the rest.
 func (h *Handler) authorize(ctx context.Context, rt route, user string) (*Target, error) {
 	t := &Target{User: user, Path: rt.path, Base: rt.base}
 	var sid string
@@ -279,20 +307,60 @@ func (h *Handler) authorize(ctx context.Context, rt route, user string) (*Target
 		}
 	case routeSpaces:
 		sid = strings.ToLower(rt.name)
+	default:
+		return nil, errNotFiles
 	}
 	si, err := h.fs.GetSpace(ctx, sid)
-	if errors.Is(err, decomposedfs.ErrNotFound) || errors.Is(err, decomposedfs.ErrInvalidRef) {
+	switch {
+	case errors.Is(err, decomposedfs.ErrNotFound) && user != "":
+		// Perhaps a grant below the root.
+		if ok, err := h.reachable(ctx, sid, rt.path); err != nil || !ok {
+			return nil, errOr(err, errHidden)
+		}
+		si = &decomposedfs.SpaceInfo{ID: sid}
+	case errors.Is(err, decomposedfs.ErrNotFound) || errors.Is(err, decomposedfs.ErrInvalidRef):
 		return nil, errHidden
-	}
-	if err != nil {
+	case err != nil:
 		return nil, err
-	}
-	if user != "" && si.Owner != user {
-		return nil, errHidden
+	case user == "" && !si.Disabled.IsZero():
+		return nil, errHidden // anonymous readers never see a disabled space
 	}
 	t.Space = si
 	return t, nil
 }
+
+// errOr returns err, or def when err is nil.
+func errOr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+// reachable reports whether the user may see the resource at p of a space
+// whose root the user may not see, or, for an unmapped URL, the nearest
+// folder above it that exists. It costs one lookup per level climbed, and
+// only for requests that would otherwise be 404.
+func (h *Handler) reachable(ctx context.Context, sid, p string) (bool, error) {
+	for {
+		_, err := h.fs.GetMD(ctx, decomposedfs.Reference{SpaceID: sid, Path: p})
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, decomposedfs.ErrInvalidRef):
+			return false, nil
+		case !errors.Is(err, decomposedfs.ErrNotFound) && !errors.Is(err, decomposedfs.ErrNotDir):
+			return false, err
+		case p == "/":
+			return false, nil
+		}
+		p = parent(p)
+	}
+}
+
+// errNotFiles: a URL of the trash bin or of a versions collection where
+// only a file URL will do (a Destination, say).
+var errNotFiles = errors.New("server: not a URL of files")
 
 // ensurePersonal creates a user's personal space on the user's first
 // login (idempotent across processes: the id is fixed).
@@ -324,10 +392,11 @@ func headerSize(r *http.Request) int {
 
 type userKey struct{}
 
-// withUser names the request's user, for the server and for the driver
-// (whose lock tokens count only for their owner).
-func withUser(ctx context.Context, user string) context.Context {
-	return decomposedfs.WithUser(context.WithValue(ctx, userKey{}, user), user)
+// withUser names the request's user and the user's groups, for the server
+// and for the driver, which checks the user's permissions on every
+// operation (and lets lock tokens count only for their owner).
+func withUser(ctx context.Context, user string, groups []string) context.Context {
+	return decomposedfs.WithUser(context.WithValue(ctx, userKey{}, user), user, groups...)
 }
 
 // UserFromContext returns the authenticated user of a request served by

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -172,5 +173,66 @@ func TestAuthenticator(t *testing.T) {
 	advance(2 * time.Second)
 	if _, _, err := a.Authenticate(basic("carol", "x")); err == nil {
 		t.Errorf("corrupt users file: no error")
+	}
+}
+
+func TestGroups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	f := auth.NewFile(path)
+	if err := f.Update(func(u *auth.Users) error {
+		if err := u.Add("alice", "pw", bcrypt.MinCost); err != nil {
+			return err
+		}
+		return u.SetGroups("alice", []string{"staff", "finance", "staff"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := f.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Groups("alice"); !slices.Equal(got, []string{"finance", "staff"}) {
+		t.Errorf("groups %v, want sorted and without duplicates", got)
+	}
+	if got := u.Groups("nobody"); got != nil {
+		t.Errorf("groups of an unknown user: %v", got)
+	}
+	for _, bad := range [][]string{{"a/b"}, {""}, {"-x"}} {
+		if err := u.SetGroups("alice", bad); !errors.Is(err, auth.ErrInvalidGroup) {
+			t.Errorf("SetGroups(%q): %v", bad, err)
+		}
+	}
+	if err := u.SetGroups("nobody", nil); !errors.Is(err, auth.ErrNoUser) {
+		t.Errorf("SetGroups of an unknown user: %v", err)
+	}
+
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a, err := auth.NewAuthenticator(path, auth.Options{CacheTTL: time.Minute, CacheEntries: 10, ReloadEvery: time.Second, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := a.Groups("alice"); err != nil || !slices.Equal(g, []string{"finance", "staff"}) {
+		t.Errorf("authenticator groups %v, %v", g, err)
+	}
+	// A change of membership counts once the file is looked at again,
+	// although the credentials stay cached.
+	if _, ok, _ := a.Authenticate(basic("alice", "pw")); !ok {
+		t.Fatal("alice refused")
+	}
+	if err := f.Update(func(u *auth.Users) error { return u.SetGroups("alice", nil) }); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Second)
+	mu.Unlock()
+	if g, err := a.Groups("alice"); err != nil || g != nil {
+		t.Errorf("groups after removal %v, %v", g, err)
+	}
+	// A hand-edited file with a bad group name is corrupt.
+	os.WriteFile(path, []byte(`{"version":1,"users":{"bob":{"password":"x","groups":["a/b"]}}}`), 0o600)
+	if _, err := f.Load(); !errors.Is(err, auth.ErrCorrupt) {
+		t.Errorf("bad group in the file: %v", err)
 	}
 }

@@ -141,6 +141,18 @@ func (a *Authenticator) Authenticate(r *http.Request) (user string, ok bool, err
 	return user, true, nil
 }
 
+// Groups returns the groups of a user as the users file lists them now
+// (nil for a user without groups, or one the file does not list). It
+// re-reads a changed file like Authenticate does.
+func (a *Authenticator) Groups(user string) ([]string, error) {
+	if err := a.reload(false); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.users.Groups(user), nil
+}
+
 // checkBasic checks a user's password or, as an app password, one of the
 // user's tokens.
 func (a *Authenticator) checkBasic(name, pw string) bool {

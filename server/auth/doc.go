@@ -12,7 +12,8 @@
 //	      "password": "$2a$10$...",                    bcrypt hash of the password
 //	      "tokens": [                                   app tokens (bearer or as a Basic password)
 //	        {"id": "3f2a9c1e", "sha256": "<hex>", "created": "2026-11-25T10:00:00Z"}
-//	      ]
+//	      ],
+//	      "groups": ["finance", "staff"]               groups, sorted; grants to "group:NAME" apply
 //	    }
 //	  }
 //	}
@@ -36,4 +37,12 @@
 // by its stat(2) stamp, checked at most once a second. A check for an
 // unknown user still runs bcrypt against a dummy hash, so that response
 // times do not tell which user names exist.
+//
+// # Groups
+//
+// A user's groups come from the same file ([Authenticator.Groups]), read
+// at every request rather than cached with the credentials, so that a
+// change of membership takes effect within ReloadEvery, like a revoked
+// token. Group names follow the rules of user names; they name grantees
+// ("group:NAME") in the driver's grants and nothing else.
 package auth

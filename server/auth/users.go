@@ -28,6 +28,9 @@ var (
 	ErrInvalidUser = errors.New("auth: invalid user name")
 	// ErrInvalidPassword: an empty or overlong password.
 	ErrInvalidPassword = errors.New("auth: invalid password")
+	// ErrInvalidGroup: a group name that cannot be used (the rules of
+	// ValidateName).
+	ErrInvalidGroup = errors.New("auth: invalid group name")
 	// ErrCorrupt: the users file is not what this package writes.
 	ErrCorrupt = errors.New("auth: corrupt users file")
 )
@@ -68,6 +71,9 @@ type User struct {
 	// tokens only.
 	Password string  `json:"password,omitempty"`
 	Tokens   []Token `json:"tokens,omitempty"`
+	// Groups the user belongs to, sorted, without duplicates: grants to
+	// "group:NAME" apply to their members.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // Token is a stored app token: its hash, never the token.
@@ -121,6 +127,43 @@ func (u *Users) SetPassword(name, password string, cost int) error {
 	}
 	usr.Password = hash
 	return nil
+}
+
+// SetGroups replaces the groups a user belongs to (none for an empty
+// list). Group names follow the rules of user names (ValidateName).
+func (u *Users) SetGroups(name string, groups []string) error {
+	usr, ok := u.Users[name]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoUser, name)
+	}
+	gs, err := normalizeGroups(groups)
+	if err != nil {
+		return err
+	}
+	usr.Groups = gs
+	return nil
+}
+
+// Groups returns the groups of a user (nil for an unknown user).
+func (u *Users) Groups(name string) []string {
+	if usr, ok := u.Users[name]; ok {
+		return slices.Clone(usr.Groups)
+	}
+	return nil
+}
+
+// normalizeGroups validates group names and returns them sorted and
+// without duplicates (nil for none).
+func normalizeGroups(groups []string) ([]string, error) {
+	var out []string
+	for _, g := range groups {
+		if err := ValidateName(g); err != nil {
+			return nil, fmt.Errorf("%w: group %q (letters, digits, '.', '_', '-' and '@', not starting with '.' or '-')", ErrInvalidGroup, g)
+		}
+		out = append(out, g)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // Delete removes a user and all of the user's tokens. The user's spaces
@@ -204,6 +247,11 @@ func (u *Users) validate() error {
 		for _, t := range usr.Tokens {
 			if len(t.SHA256) != 64 {
 				return fmt.Errorf("%w: user %q has a malformed token hash", ErrCorrupt, name)
+			}
+		}
+		for _, g := range usr.Groups {
+			if ValidateName(g) != nil {
+				return fmt.Errorf("%w: user %q has a malformed group name %q", ErrCorrupt, name, g)
 			}
 		}
 	}

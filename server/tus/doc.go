@@ -52,13 +52,15 @@
 //	     a body that ended early (ERR_UNEXPECTED_EOF: what arrived is kept);
 //	     a body interrupted by a newer request for the upload
 //	     (ERR_UPLOAD_INTERRUPTED: kept)
-//	403  creation without a user
-//	404  an unknown, expired, finished or someone else's upload; a missing
-//	     folder; a POST elsewhere than BasePath without a folder
-//	409  Upload-Offset is not the upload's offset (a racing writer in any
-//	     process gets this too); the filename is a folder's; the folder is
-//	     a file
+//	403  creation without a user; the user may not create or overwrite there
+//	404  an unknown or someone else's upload; a missing folder; a POST
+//	     elsewhere than BasePath without a folder
+//	409  Upload-Offset is not the upload's offset; another request (in any
+//	     process) is writing or finishing the upload; the filename is a
+//	     folder's; the folder is a file
+//	410  an expired upload
 //	412  no or another Tus-Resumable
+//	507  the upload would exceed the space's quota (nothing is stored)
 //	413  Upload-Length over MaxSize; a chunk past Upload-Length (discarded
 //	     whole, with or without Content-Length)
 //	423  the file or a folder above it is WebDAV-locked (the router's lock

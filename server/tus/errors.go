@@ -17,9 +17,12 @@ var statusTable = []struct {
 	code   string
 	status int
 }{
-	// An expired upload is not found either: the driver does not tell
-	// the two apart (410 would need it to).
+	// An expired upload is gone for good (410); it is an ErrNotFound too,
+	// so it must come first.
+	{decomposedfs.ErrUploadExpired, "ERR_UPLOAD_EXPIRED", http.StatusGone},
 	{decomposedfs.ErrNotFound, "ERR_UPLOAD_NOT_FOUND", http.StatusNotFound},
+	{decomposedfs.ErrPermissionDenied, "ERR_FORBIDDEN", http.StatusForbidden},
+	{decomposedfs.ErrQuotaExceeded, "ERR_QUOTA_EXCEEDED", http.StatusInsufficientStorage},
 	{decomposedfs.ErrUploadOffset, "ERR_MISMATCHED_OFFSET", http.StatusConflict},
 	{decomposedfs.ErrUploadBusy, "ERR_UPLOAD_BUSY", http.StatusConflict},
 	{decomposedfs.ErrTooLarge, "ERR_UPLOAD_SIZE_EXCEEDED", http.StatusRequestEntityTooLarge},

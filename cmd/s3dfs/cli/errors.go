@@ -34,6 +34,9 @@ var errorTexts = []struct {
 	{decomposedfs.ErrIsDir, "is a folder", false},
 	{decomposedfs.ErrExist, "already exists", false},
 	{decomposedfs.ErrCorrupt, "corrupt metadata (run s3dfs check)", true},
+	{decomposedfs.ErrPermissionDenied, "permission denied", false},
+	{decomposedfs.ErrQuotaExceeded, "quota exceeded", false},
+	{decomposedfs.ErrPrecondition, "precondition failed", true},
 	// A node whose blob is gone is a broken file, not a missing path.
 	{blobstore.ErrNotFound, "content missing from the blob store (run s3dfs check)", false},
 	{decomposedfs.ErrNotFound, "not found", false},

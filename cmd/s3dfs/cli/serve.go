@@ -46,15 +46,22 @@ func (a *app) serveCommand() *cobra.Command {
 		Long: `Serve the spaces of a root over WebDAV (ownCloud-flavoured):
 
   /dav/files/USER/PATH                the user's personal space (created on first login)
-  /dav/spaces/SPACE-ID/PATH           a space the user owns
-  /remote.php/dav/files/USER/PATH     aliases for ownCloud clients
-  /remote.php/dav/spaces/SPACE-ID/PATH
+  /dav/spaces/SPACE-ID/PATH           a space the user owns, is a member of, or has a
+                                      grant in (see 's3dfs share')
+  /dav/trash-bin/USER/                the trash of the user's personal space
+  /dav/spaces/trash-bin/SPACE-ID/     the trash of a space
+  /dav/meta/FILE-ID/v/                the versions of a file (FILE-ID is its oc:fileid)
+  /dav/uploads/                       TUS resumable uploads
+  /remote.php/dav/...                 aliases of the /dav/ URLs above, for ownCloud clients
   /remote.php/webdav/PATH             the logged-in user's personal space
   /healthz  /readyz  /metrics         probes and Prometheus metrics (no login)
 
+docs/http-api.md in the source tree is the reference of the HTTP API.
+
 Users log in with HTTP Basic (password, or an app token as password) or a
-bearer app token; manage them with 's3dfs user'. With only --root, metadata
-and content both live under the root; the S3 flags put the content in S3.
+bearer app token; manage them, and the groups they belong to, with 's3dfs
+user'. With only --root, metadata and content both live under the root; the
+S3 flags put the content in S3.
 
 Configuration comes from flags, then environment variables, then a JSON
 config file (--config FILE: an object of flag names to values), then the

@@ -21,6 +21,8 @@ type userConfig struct {
 	// cost is the bcrypt cost of new passwords (0: the default); tests
 	// lower it.
 	cost int
+	// groups are the groups of user add.
+	groups []string
 }
 
 func (a *app) userCommand() *cobra.Command {
@@ -42,19 +44,59 @@ process listings and shell history:
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&c.root, "root", "", "metadata `DIR`, whose users.json is the users file")
 	pf.StringVar(&c.users, "users", "", "users `FILE` (default <root>/users.json)")
+	add := &cobra.Command{
+		Use:   "add [--groups A,B] NAME",
+		Short: "Add a user; the password is read from stdin",
+		Args:  args(1, 1),
+		RunE: run(func(cmd *cobra.Command, args []string) error {
+			return a.updateUsers(cmd, c, func(u *auth.Users) error {
+				pw, err := a.readPassword()
+				if err != nil {
+					return err
+				}
+				if err := u.Add(args[0], pw, c.cost); err != nil {
+					return err
+				}
+				return u.SetGroups(args[0], c.groups)
+			})
+		}),
+	}
+	add.Flags().StringSliceVar(&c.groups, "groups", nil, "the user's `GROUPS`, comma-separated")
 	cmd.AddCommand(
+		add,
 		&cobra.Command{
-			Use:   "add NAME",
-			Short: "Add a user; the password is read from stdin",
-			Args:  args(1, 1),
+			Use:   "groups NAME [GROUPS]",
+			Short: "Show a user's groups, or set them (comma-separated; \"\" for none)",
+			Long: `Without GROUPS, print the user's groups, one per line. With GROUPS
+(comma-separated), make them the user's groups; "" removes the user from all.
+Grants to group:NAME apply to the group's members; a running server picks up
+a change within a second.`,
+			Args: args(1, 2),
 			RunE: run(func(cmd *cobra.Command, args []string) error {
-				return a.updateUsers(cmd, c, func(u *auth.Users) error {
-					pw, err := a.readPassword()
-					if err != nil {
-						return err
+				if len(args) == 2 {
+					var groups []string
+					for g := range strings.SplitSeq(args[1], ",") {
+						if g = strings.TrimSpace(g); g != "" {
+							groups = append(groups, g)
+						}
 					}
-					return u.Add(args[0], pw, c.cost)
-				})
+					return a.updateUsers(cmd, c, func(u *auth.Users) error { return u.SetGroups(args[0], groups) })
+				}
+				f, err := c.file(cmd)
+				if err != nil {
+					return err
+				}
+				u, err := f.Load()
+				if err != nil {
+					return err
+				}
+				if _, ok := u.Users[args[0]]; !ok {
+					return fmt.Errorf("%w: %s", auth.ErrNoUser, args[0])
+				}
+				for _, g := range u.Groups(args[0]) {
+					fmt.Fprintln(a.stdout, g)
+				}
+				return nil
 			}),
 		},
 		&cobra.Command{
@@ -184,7 +226,7 @@ func userError(err error) error {
 	switch {
 	case errors.As(err, &ee):
 		return err
-	case errors.Is(err, auth.ErrInvalidUser), errors.Is(err, auth.ErrInvalidPassword):
+	case errors.Is(err, auth.ErrInvalidUser), errors.Is(err, auth.ErrInvalidPassword), errors.Is(err, auth.ErrInvalidGroup):
 		return usageError(err)
 	}
 	return err
