@@ -41,12 +41,11 @@ func (fs *FS) Copy(ctx context.Context, src, dst Reference, opts CopyOptions) (*
 		return nil, err
 	}
 	dstPath := lookup.Join(ppath, name)
-	if parent.SpaceID == n.SpaceID && n.Type == metadata.TypeDir && !opts.Shallow && under(dstPath, srcPath) {
-		return nil, fmt.Errorf("%w: copy %s into %s", ErrCycle, srcPath, dstPath)
-	}
+	// A copy reads content: a folder's too (its files), not just its
+	// listing.
 	read := PermDownload
 	if n.Type == metadata.TypeDir {
-		read = PermList
+		read = PermList | PermDownload
 	}
 	if _, err := fs.authorize(ctx, n.SpaceID, srcPath, read); err != nil {
 		return nil, err
@@ -54,9 +53,47 @@ func (fs *FS) Copy(ctx context.Context, src, dst Reference, opts CopyOptions) (*
 	if _, err := fs.authorize(ctx, parent.SpaceID, ppath, createPerm(n.Type)); err != nil {
 		return nil, err
 	}
+	if parent.SpaceID == n.SpaceID && n.Type == metadata.TypeDir && !opts.Shallow && under(dstPath, srcPath) {
+		return nil, fmt.Errorf("%w: copy %s into %s", ErrCycle, srcPath, dstPath)
+	}
+	// Where a grant of the user's lies below the folder (a denial, say),
+	// what the user may not read is left out, as listings leave it out.
+	var keep func(*metadata.Node) (bool, error)
+	if n.Type == metadata.TypeDir && !opts.Shallow {
+		below, err := fs.grantsBelow(ctx, n.SpaceID, srcPath)
+		if err != nil {
+			return nil, err
+		}
+		if below {
+			keep = func(c *metadata.Node) (bool, error) {
+				p, err := fs.lu.PathOf(ctx, c)
+				if err != nil {
+					return false, err
+				}
+				perms, err := fs.permissions(ctx, c.SpaceID, p)
+				need := PermStat | PermDownload
+				if c.Type == metadata.TypeDir {
+					need = PermStat | PermList | PermDownload
+				}
+				return perms.Has(need), err
+			}
+		}
+	}
 	if err := fs.checkLocks(ctx, parent.SpaceID, target{path: ppath}, target{path: dstPath, deep: true}); err != nil {
 		return nil, err
 	}
+	// The copy's blobs count against the target space's quota like an
+	// upload's: held before anything is stored, given back once the tree
+	// size counts them.
+	need := n.TreeSize()
+	if opts.Shallow && n.Type == metadata.TypeDir {
+		need = 0
+	}
+	res, err := fs.reserve(ctx, parent.SpaceID, "", need, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.release(ctx, res)
 	if existing, err := fs.meta.Lookup(ctx, parent.SpaceID, parent.ID, name); err == nil {
 		if !opts.Overwrite {
 			return nil, fmt.Errorf("%w: %s", ErrExist, dstPath)
@@ -70,7 +107,7 @@ func (fs *FS) Copy(ctx context.Context, src, dst Reference, opts CopyOptions) (*
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	top, size, err := fs.copyNode(ctx, n, parent, name, opts.Shallow)
+	top, size, err := fs.copyNode(ctx, n, parent, name, opts.Shallow, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +126,8 @@ func (fs *FS) Copy(ctx context.Context, src, dst Reference, opts CopyOptions) (*
 // copyNode copies n (and, for a folder, its subtree) below parent. A copied
 // folder propagates the sizes of its direct files itself, so every file
 // counts once in every ancestor; a copied file's size is returned for the
-// caller to propagate.
-func (fs *FS) copyNode(ctx context.Context, n, parent *metadata.Node, name string, shallow bool) (*metadata.Node, int64, error) {
+// caller to propagate. keep, if not nil, selects the descendants to copy.
+func (fs *FS) copyNode(ctx context.Context, n, parent *metadata.Node, name string, shallow bool, keep func(*metadata.Node) (bool, error)) (*metadata.Node, int64, error) {
 	now := cache.NextTime()
 	c := &metadata.Node{
 		ID: uuid.NewString(), SpaceID: parent.SpaceID, ParentID: parent.ID, Name: name, Type: n.Type,
@@ -131,7 +168,14 @@ func (fs *FS) copyNode(ctx context.Context, n, parent *metadata.Node, name strin
 		if err := ctx.Err(); err != nil {
 			return nil, 0, err
 		}
-		_, size, err := fs.copyNode(ctx, child, c, child.Name, false)
+		if keep != nil {
+			if ok, err := keep(child); err != nil {
+				return nil, 0, err
+			} else if !ok {
+				continue
+			}
+		}
+		_, size, err := fs.copyNode(ctx, child, c, child.Name, false, keep)
 		if err != nil {
 			return nil, 0, err
 		}

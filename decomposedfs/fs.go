@@ -150,6 +150,9 @@ func (fs *FS) resolve(ctx context.Context, ref Reference) (*metadata.Node, strin
 		}
 	}
 	n, err := fs.lu.Resolve(ctx, ref.SpaceID, start, rel)
+	if errors.Is(err, ErrNotDir) {
+		return nil, "", fs.hideFileOnPath(ctx, ref.SpaceID, start, startPath, rel, err)
+	}
 	if err != nil {
 		return nil, "", refError(err)
 	}
@@ -157,6 +160,31 @@ func (fs *FS) resolve(ctx context.Context, ref Reference) (*metadata.Node, strin
 		return n, rel, nil
 	}
 	return n, startPath + rel, nil
+}
+
+// hideFileOnPath handles a path rel below node start (at startPath) that
+// runs through a file: it reports so (err) only to a user who may see that
+// file. What a user may not see must look like nothing.
+func (fs *FS) hideFileOnPath(ctx context.Context, sid, start, startPath, rel string, err error) error {
+	if _, ok := principalOf(ctx); !ok {
+		return err
+	}
+	segs, serr := lookup.Split(rel)
+	if serr != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidRef, serr)
+	}
+	p := startPath
+	for i := range segs {
+		n, rerr := fs.lu.Resolve(ctx, sid, start, lookup.Canonical(segs[:i]))
+		if rerr != nil {
+			return refError(rerr)
+		}
+		if n.Type != metadata.TypeDir {
+			return fs.hide(ctx, sid, p, err)
+		}
+		p = lookup.Join(p, segs[i])
+	}
+	return err // the tree changed meanwhile
 }
 
 func refError(err error) error {
@@ -187,7 +215,7 @@ func (fs *FS) resolveParent(ctx context.Context, ref Reference) (*metadata.Node,
 		return nil, "", "", err
 	}
 	if parent.Type != metadata.TypeDir {
-		return nil, "", "", fmt.Errorf("%w: %s", ErrNotDir, ppath)
+		return nil, "", "", fs.hide(ctx, parent.SpaceID, ppath, fmt.Errorf("%w: %s", ErrNotDir, ppath))
 	}
 	return parent, ppath, name, nil
 }

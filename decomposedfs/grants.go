@@ -142,5 +142,12 @@ func (fs *FS) Grants(ctx context.Context, spaceID string) ([]GrantInfo, error) {
 		}
 		out = append(out, grantInfo(g, p))
 	}
+	if len(out) == 0 {
+		// A user who may see nothing of the space must not learn that
+		// it exists.
+		if err := fs.authorizeSpace(ctx, spaceID, PermStat); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }

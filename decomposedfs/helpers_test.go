@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(readerEnv) != "" {
 		os.Exit(runReader())
 	}
+	if os.Getenv(quotaWorkerEnv) != "" {
+		os.Exit(runQuotaWorker())
+	}
 	os.Exit(s3test.Main(m))
 }
 

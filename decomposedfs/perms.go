@@ -104,11 +104,39 @@ func (p principal) matches(grantee string) bool {
 }
 
 // permEntry caches a user's permissions on a path, valid while the space
-// record (grants, owner) and the namespace version (paths) are unchanged.
+// record (grants, owner) and the namespace version (folder paths) are
+// unchanged, the records of the granted files too, and none of the user's
+// grants has expired.
 type permEntry struct {
 	space cache.Stamp
 	ns    cache.Stamp
+	// files are the record stamps of the files among the user's granted
+	// nodes: a file's path changes (rename, move, trash) with its record
+	// alone, without a new namespace version.
+	files []fileStamp
+	// until is when the first of the user's grants expires (0: never).
+	until int64
 	perms Permissions
+}
+
+type fileStamp struct {
+	id    string
+	stamp cache.Stamp
+}
+
+// valid reports whether the parts of e that the space record and the
+// namespace version do not cover still hold.
+func (fs *FS) valid(ctx context.Context, sid string, e *permEntry) bool {
+	if e.until != 0 && time.Now().UnixNano() >= e.until {
+		return false
+	}
+	for _, f := range e.files {
+		n, err := fs.meta.ReadNode(ctx, sid, f.id)
+		if err != nil || n.Stamp != f.stamp {
+			return false
+		}
+	}
+	return true
 }
 
 // Permissions returns what the context's user may do to the node at path p
@@ -136,33 +164,57 @@ func (fs *FS) permissions(ctx context.Context, sid, p string) (Permissions, erro
 		return 0, err
 	}
 	key := pr.user + "\x00" + strings.Join(pr.groups, "\x00") + "\x00" + sid + p
-	if e, ok := fs.perms.GetUnchecked(key); ok && !s.Stamp.IsZero() && e.Value.space == s.Stamp && e.Value.ns == ns {
+	if e, ok := fs.perms.GetUnchecked(key); ok && !s.Stamp.IsZero() && e.Value.space == s.Stamp && e.Value.ns == ns && fs.valid(ctx, sid, &e.Value) {
 		return e.Value.perms, nil
 	}
-	perms, err := fs.evalPerms(ctx, s, pr, p)
+	e, err := fs.evalPerms(ctx, s, pr, p)
 	if err != nil {
 		return 0, err
 	}
-	if !s.Stamp.IsZero() {
-		fs.perms.Put(key, cache.Path{}, cache.Stamp{}, permEntry{space: s.Stamp, ns: ns, perms: perms}, int64(len(key))+96)
+	cacheable := !s.Stamp.IsZero()
+	for _, f := range e.files {
+		cacheable = cacheable && !f.stamp.IsZero()
 	}
-	return perms, nil
+	if cacheable {
+		e.space, e.ns = s.Stamp, ns
+		fs.perms.Put(key, cache.Path{}, cache.Stamp{}, e, int64(len(key)+len(e.files)*64)+96)
+	}
+	return e.perms, nil
 }
 
 // evalPerms unions the roles of the user's grants on p and above it, minus
-// those of denying grants: a denial wins over any grant.
-func (fs *FS) evalPerms(ctx context.Context, s *metadata.Space, pr principal, p string) (Permissions, error) {
+// those of denying grants: a denial wins over any grant. It also returns
+// what the result depends on beyond the space record and the namespace
+// version (see permEntry).
+func (fs *FS) evalPerms(ctx context.Context, s *metadata.Space, pr principal, p string) (permEntry, error) {
+	var e permEntry
 	now := time.Now().UnixNano()
 	var allow, deny Permissions
 	for _, g := range s.Grants {
 		if (g.Expires != 0 && g.Expires <= now) || !pr.matches(g.Grantee) {
 			continue
 		}
-		gp, err := fs.livePath(ctx, s.ID, g.NodeID)
-		if err != nil {
-			return 0, err
+		if g.Expires != 0 && (e.until == 0 || g.Expires < e.until) {
+			e.until = g.Expires
 		}
-		if gp == "" || !under(p, gp) {
+		n, err := fs.meta.ReadNode(ctx, s.ID, g.NodeID)
+		if errors.Is(err, ErrNotFound) {
+			continue // purged: it grants nothing, ever again
+		}
+		if err != nil {
+			return e, err
+		}
+		if n.Type == metadata.TypeFile {
+			e.files = append(e.files, fileStamp{id: n.ID, stamp: n.Stamp})
+		}
+		gp, err := fs.lu.PathOf(ctx, n)
+		if errors.Is(err, ErrNotFound) {
+			continue // in the trash
+		}
+		if err != nil {
+			return e, err
+		}
+		if !under(p, gp) {
 			continue
 		}
 		if g.Deny {
@@ -171,11 +223,16 @@ func (fs *FS) evalPerms(ctx context.Context, s *metadata.Space, pr principal, p 
 			allow |= Roles[g.Role]
 		}
 	}
-	perms := allow &^ deny
-	if s.Disabled != 0 && !perms.Has(PermManageSpace) {
-		return 0, nil
+	e.perms = allow &^ deny
+	if s.Disabled != 0 {
+		// A disabled space is there for its managers to restore or
+		// purge, as for its owner (see permissions); nobody writes to it.
+		e.perms &= PermStat | PermManageSpace
+		if !e.perms.Has(PermManageSpace) {
+			e.perms = 0
+		}
 	}
-	return perms, nil
+	return e, nil
 }
 
 // livePath is the path of a live node, or "" if it is gone or trashed.
@@ -208,6 +265,16 @@ func (fs *FS) authorize(ctx context.Context, sid, p string, need Permissions) (P
 		return perms, fmt.Errorf("%w: %s needs %s", ErrPermissionDenied, p, need&^perms)
 	}
 	return perms, nil
+}
+
+// hide returns err, an error that tells something about the node at p (its
+// type, that it exists), if the context's user may see that node, and
+// ErrNotFound otherwise: what a user may not see must look like nothing.
+func (fs *FS) hide(ctx context.Context, sid, p string, err error) error {
+	if _, aerr := fs.authorize(ctx, sid, p, PermStat); aerr != nil {
+		return aerr
+	}
+	return err
 }
 
 // grantsBelow reports whether the context's user has a grant strictly

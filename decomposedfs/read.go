@@ -43,7 +43,7 @@ func (fs *FS) ListFolder(ctx context.Context, ref Reference) (*Listing, error) {
 		return nil, err
 	}
 	if n.Type != metadata.TypeDir {
-		return nil, fmt.Errorf("%w: %s", ErrNotDir, p)
+		return nil, fs.hide(ctx, n.SpaceID, p, fmt.Errorf("%w: %s", ErrNotDir, p))
 	}
 	perms, err := fs.authorize(ctx, n.SpaceID, p, PermList)
 	if err != nil {
@@ -86,7 +86,7 @@ func (fs *FS) Download(ctx context.Context, ref Reference, offset, length int64)
 		return nil, nil, err
 	}
 	if n.Type == metadata.TypeDir {
-		return nil, nil, fmt.Errorf("%w: %s", ErrIsDir, p)
+		return nil, nil, fs.hide(ctx, n.SpaceID, p, fmt.Errorf("%w: %s", ErrIsDir, p))
 	}
 	perms, err := fs.authorize(ctx, n.SpaceID, p, PermDownload)
 	if err != nil {

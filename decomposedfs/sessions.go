@@ -165,7 +165,7 @@ func (fs *FS) InitiateUpload(ctx context.Context, spec UploadSpec) (*UploadSessi
 	lt := target{path: ppath}
 	if existing, err := fs.meta.Lookup(ctx, sid, parent.ID, name); err == nil {
 		if existing.Type == metadata.TypeDir {
-			return nil, fmt.Errorf("%w: %s", ErrIsDir, lookup.Join(ppath, name))
+			return nil, fs.hide(ctx, sid, lookup.Join(ppath, name), fmt.Errorf("%w: %s", ErrIsDir, lookup.Join(ppath, name)))
 		}
 		nodeID, lt = existing.ID, target{path: lookup.Join(ppath, name)}
 	} else if !errors.Is(err, ErrNotFound) {
@@ -632,6 +632,12 @@ var errAlreadyDone = errors.New("decomposedfs: upload already finished")
 // assemble makes the upload's blob from its parts and tails.
 func (fs *FS) assemble(ctx context.Context, mp blobstore.Multiparter, u *metadata.Upload) error {
 	key := BlobKey(u.SpaceID, u.BlobID)
+	// An earlier finish may have assembled it (blobs appear whole or not
+	// at all) and died before it recorded so, maybe after deleting the
+	// tails or completing the multipart upload that it would need again.
+	if bi, err := fs.blobs.Stat(ctx, key); err == nil && bi.Size == u.Size {
+		return nil
+	}
 	body, closeAll, err := fs.tailReader(ctx, u, nil)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"io"
 	"mime"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,10 +107,10 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 	if existing, err := fs.meta.Lookup(ctx, sid, parent.ID, name); err == nil {
 		lockTarget = target{path: tpath}
 		if existing.Type == metadata.TypeDir {
-			return nil, fmt.Errorf("%w: %s", ErrIsDir, lookup.Join(ppath, name))
+			return nil, fs.hide(ctx, sid, tpath, fmt.Errorf("%w: %s", ErrIsDir, tpath))
 		}
 		if opts.CreateOnly {
-			return nil, fmt.Errorf("%w: %s exists", ErrPrecondition, lookup.Join(ppath, name))
+			return nil, fs.hide(ctx, sid, tpath, fmt.Errorf("%w: %s exists", ErrPrecondition, tpath))
 		}
 		nodeID = existing.ID
 	} else if !errors.Is(err, ErrNotFound) {
@@ -249,11 +250,15 @@ func (fs *FS) commit(ctx context.Context, parent *metadata.Node, ppath, name, no
 				return fmt.Errorf("%w: etag %s, not %s", ErrPrecondition, n.Etag(), opts.IfMatch)
 			}
 			oldSize = n.Size
+			if c.blobID != "" && (n.BlobID == c.blobID || slices.ContainsFunc(n.Revisions, func(r metadata.Revision) bool { return r.BlobID == c.blobID })) {
+				// A repeated commit of content committed before (by a
+				// finish that died before recording it was done; the
+				// file may have changed since): no change, and above all
+				// no second reference to a blob.
+				return nil
+			}
 			old := metadata.Revision{ID: strconv.FormatInt(cache.NextTime(), 10), BlobID: n.BlobID, Size: n.Size,
 				Mtime: n.Mtime, Checksums: n.Checksums}
-			if n.BlobID == c.blobID {
-				old.BlobID = "" // a repeated commit of the same content
-			}
 			set(n)
 			unreferenced = fs.opts.Revisions.keepRevision(n, old)
 			return nil

@@ -80,7 +80,7 @@ func (fs *FS) ListRevisions(ctx context.Context, ref Reference) ([]RevisionInfo,
 		return nil, err
 	}
 	if n.Type != metadata.TypeFile {
-		return nil, fmt.Errorf("%w: %s", ErrIsDir, p)
+		return nil, fs.hide(ctx, n.SpaceID, p, fmt.Errorf("%w: %s", ErrIsDir, p))
 	}
 	if _, err := fs.authorize(ctx, n.SpaceID, p, PermListVersions); err != nil {
 		return nil, err

@@ -80,6 +80,9 @@ func (fs *FS) Move(ctx context.Context, src, dst Reference, overwrite bool) (*Re
 	if err != nil {
 		return nil, err
 	}
+	if _, err := fs.authorize(ctx, n.SpaceID, srcPath, PermMove); err != nil {
+		return nil, err
+	}
 	if dst.SpaceID != src.SpaceID {
 		return nil, fmt.Errorf("%w: %s to %s", ErrCrossSpace, src.SpaceID, dst.SpaceID)
 	}
@@ -92,9 +95,6 @@ func (fs *FS) Move(ctx context.Context, src, dst Reference, overwrite bool) (*Re
 	}
 	sid := n.SpaceID
 	dstPath := lookup.Join(ppath, name)
-	if _, err := fs.authorize(ctx, sid, srcPath, PermMove); err != nil {
-		return nil, err
-	}
 	if _, err := fs.authorize(ctx, sid, ppath, createPerm(n.Type)); err != nil {
 		return nil, err
 	}
@@ -148,11 +148,11 @@ func (fs *FS) Delete(ctx context.Context, ref Reference) error {
 	if err != nil {
 		return err
 	}
-	if n.IsRoot() {
-		return fmt.Errorf("%w: delete", ErrRoot)
-	}
 	if _, err := fs.authorize(ctx, n.SpaceID, p, PermDelete); err != nil {
 		return err
+	}
+	if n.IsRoot() {
+		return fmt.Errorf("%w: delete", ErrRoot)
 	}
 	if err := fs.checkLocks(ctx, n.SpaceID, target{path: p, deep: true}, target{path: parentOf(p)}); err != nil {
 		return err

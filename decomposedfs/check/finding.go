@@ -57,8 +57,10 @@ const (
 	RemedyQuarantineBlob  Remedy = "quarantine-blob"   // move the blob under the quarantine prefix, with a manifest
 	RemedyFixSize         Remedy = "fix-size"          // the blob is the content: take its size, drop stale checksums
 	RemedyCopyBlob        Remedy = "copy-blob"         // give each extra node its own copy of a shared blob
-	RemedyAbortUpload     Remedy = "abort-upload"      // abort the multipart upload, quarantine its tails, drop the record
+	RemedyAbortUpload     Remedy = "abort-upload"      // abort the multipart upload, quarantine its chunks, take the record out
 	RemedyRemoveTrashItem Remedy = "remove-trash-item" // take a broken trash entry out (to quarantine)
+	RemedyDropRevision    Remedy = "drop-revision"     // remove a revision whose content is gone from the file's record
+	RemedyDropReservation Remedy = "drop-reservation"  // give back quota that nothing holds any more
 )
 
 // Phase is a part of the check that can be selected on its own.
@@ -129,10 +131,11 @@ const (
 	UploadOrphan      Code = "upload.orphan"
 	UploadTailMissing Code = "upload.tail-missing"
 	RevisionDangling  Code = "revision.dangling"
+	QuotaReservation  Code = "quota.reservation"
 )
 
 var classes = []Class{
-	{SpaceIncomplete, Warning, PhaseNodes, "space directory without a record and without content (a create or delete that did not finish)", []Remedy{RemedyMoveAside}, 0},
+	{SpaceIncomplete, Warning, PhaseNodes, "space directory without a space record (a create or a delete that did not finish)", []Remedy{RemedyMoveAside}, 0},
 	{SpaceRecord, Error, PhaseNodes, "space with content whose record or fixed files (ns, nodes/, trash/) are missing or unreadable", []Remedy{RemedyRebuildSpace}, 0},
 	{SpaceRoot, Error, PhaseNodes, "space root folder record or directory missing or unreadable", []Remedy{RemedyRebuildRecord, RemedyMakeDir}, 1},
 	{NodeOutsideSpace, Error, PhaseNodes, "node record or directory at a place no node of any space maps to, or a record naming another node or space", []Remedy{RemedyMoveAside, RemedyRewriteRecord}, 2},
@@ -166,7 +169,8 @@ var classes = []Class{
 	{UploadOrphan, Warning, PhaseUploads, "upload session whose space no longer exists", []Remedy{RemedyAbortUpload}, 8},
 	{UploadTailMissing, Error, PhaseUploads, "upload session that lacks a chunk it recorded (it can never complete)", []Remedy{RemedyAbortUpload}, 8},
 	{BlobOrphan, Warning, PhaseBlobs, "blob that no node, trash item, revision or live upload references", []Remedy{RemedyQuarantineBlob}, 9},
-	{RevisionDangling, Warning, PhaseRevisions, "revision entry without its blob or node (reserved: this store format keeps no revisions yet)", []Remedy{RemedyNone}, 9},
+	{QuotaReservation, Warning, PhaseUploads, "quota reservation that no upload in progress holds (a crashed upload)", []Remedy{RemedyDropReservation}, 8},
+	{RevisionDangling, Error, PhaseRevisions, "file revision whose blob is missing or has another size than recorded", []Remedy{RemedyDropRevision, RemedyFixSize}, 7},
 	{TreeSize, Warning, PhaseTree, "folder tree size differs from the sum of the files below it", []Remedy{RemedyRecomputeTree}, 10},
 	{TreeMtime, Warning, PhaseTree, "folder tree mtime older than a subfolder's: a change below never reached it", []Remedy{RemedyRecomputeTree}, 10},
 }

@@ -1,0 +1,5 @@
+package check_test
+
+import "time"
+
+func timeZero() time.Time { return time.Time{} }
