@@ -31,7 +31,7 @@ func (fs *FS) reserve(ctx context.Context, sid, id string, n int64, ttl time.Dur
 	if err != nil {
 		return reservation{}, err
 	}
-	if s.Quota == 0 {
+	if s.Quota == 0 || (n == 0 && id == "") {
 		return reservation{}, nil
 	}
 	if id == "" {

@@ -125,7 +125,11 @@ func (fs *FS) GetSpace(ctx context.Context, id string) (*SpaceInfo, error) {
 		return nil, err
 	}
 	if !si.Permissions.Has(PermStat) {
-		return nil, fmt.Errorf("%w: space %s", ErrNotFound, id)
+		// A user whose grants lie below the root sees the space (to
+		// reach what was shared) but not its root.
+		if !fs.sharedWith(ctx, s) {
+			return nil, fmt.Errorf("%w: space %s", ErrNotFound, id)
+		}
 	}
 	return si, nil
 }
@@ -342,4 +346,25 @@ func prefixed(p string, xs []string) []string {
 		out[i] = p + x
 	}
 	return out
+}
+
+// sharedWith reports whether the context's user holds an unexpired grant
+// (not a denial) on some node of space s that is still live.
+func (fs *FS) sharedWith(ctx context.Context, s *metadata.Space) bool {
+	pr, ok := principalOf(ctx)
+	if !ok {
+		return true
+	}
+	now := time.Now().UnixNano()
+	for _, g := range s.Grants {
+		if g.Deny || (g.Expires != 0 && g.Expires <= now) || !pr.matches(g.Grantee) {
+			continue
+		}
+		if p, err := fs.livePath(ctx, s.ID, g.NodeID); err == nil && p != "" {
+			if perms, err := fs.permissions(ctx, s.ID, p); err == nil && perms.Has(PermStat) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -82,6 +82,25 @@ func (fs *FS) trashNode(ctx context.Context, spaceID, itemID, path string) (*met
 	return n, lookup.Canonical(segs), nil
 }
 
+// GetTrashItem describes one item of a space's trash.
+func (fs *FS) GetTrashItem(ctx context.Context, spaceID, itemID string) (*TrashItem, error) {
+	if err := fs.authorizeSpace(ctx, spaceID, PermListTrash); err != nil {
+		return nil, err
+	}
+	n, _, err := fs.trashNode(ctx, spaceID, itemID, "")
+	if err != nil {
+		return nil, err
+	}
+	it := &TrashItem{ID: n.ID, SpaceID: n.SpaceID, Name: n.Name, Type: n.Type, Size: n.TreeSize(),
+		Deleted: time.Unix(0, n.Trashed), ParentID: n.ParentID}
+	if pp, err := fs.livePath(ctx, spaceID, n.ParentID); err != nil {
+		return nil, err
+	} else if pp != "" {
+		it.OriginalPath = lookup.Join(pp, n.Name)
+	}
+	return it, nil
+}
+
 // ListTrashFolder lists a folder inside a trash item (path "" or "/" for
 // the item itself).
 func (fs *FS) ListTrashFolder(ctx context.Context, spaceID, itemID, path string) (*Listing, error) {
@@ -167,6 +186,12 @@ func (fs *FS) RestoreTrash(ctx context.Context, spaceID, itemID string, opts Res
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
+	// What comes back counts against the quota again.
+	res, err := fs.reserve(ctx, spaceID, "", n.TreeSize(), 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.release(ctx, res)
 	var restored *metadata.Node
 	if n.ID == itemID {
 		restored, err = fs.meta.RestoreNode(ctx, spaceID, n.ID, parent.ID, name)

@@ -104,8 +104,9 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 	nodeID := uuid.NewString()
 	tpath := lookup.Join(ppath, name)
 	lockTarget := target{path: ppath} // a new member of the folder
+	var oldSize int64                 // what the file holds now
 	if existing, err := fs.meta.Lookup(ctx, sid, parent.ID, name); err == nil {
-		lockTarget = target{path: tpath}
+		lockTarget, oldSize = target{path: tpath}, existing.Size
 		if existing.Type == metadata.TypeDir {
 			return nil, fs.hide(ctx, sid, tpath, fmt.Errorf("%w: %s", ErrIsDir, tpath))
 		}
@@ -129,10 +130,11 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 
 	// Quota is held before anything is stored (for an unknown size, once
 	// the size is known), and given back once the tree size counts the
-	// file.
+	// file. An overwrite holds only what the file grows by: a full space
+	// can still save a smaller version of a file.
 	var res reservation
 	if opts.Size >= 0 {
-		if res, err = fs.reserve(ctx, sid, "", opts.Size, 0); err != nil {
+		if res, err = fs.reserve(ctx, sid, "", max(opts.Size-oldSize, 0), 0); err != nil {
 			return nil, err
 		}
 		defer fs.release(ctx, res)
@@ -161,7 +163,7 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 		return nil, err
 	}
 	if opts.Size < 0 {
-		if res, err = fs.reserve(ctx, sid, "", c.size, 0); err != nil {
+		if res, err = fs.reserve(ctx, sid, "", max(c.size-oldSize, 0), 0); err != nil {
 			fs.deleteBlob(ctx, sid, c.blobID)
 			return nil, err
 		}

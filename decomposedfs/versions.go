@@ -144,6 +144,14 @@ func (fs *FS) RestoreRevision(ctx context.Context, ref Reference, revID string) 
 	if err := fs.checkLocks(ctx, n.SpaceID, target{path: p}); err != nil {
 		return nil, err
 	}
+	// A bigger revision needs the quota for what it adds.
+	if i, err := findRevision(n, revID); err == nil {
+		res, err := fs.reserve(ctx, n.SpaceID, "", max(n.Revisions[i].Size-n.Size, 0), 0)
+		if err != nil {
+			return nil, err
+		}
+		defer fs.release(ctx, res)
+	}
 	var delta int64
 	updated, err := fs.meta.UpdateNode(ctx, n.SpaceID, n.ID, func(cur *metadata.Node) error {
 		i, err := findRevision(cur, revID)
