@@ -2,7 +2,6 @@ package decomposedfs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -244,5 +243,6 @@ func (fs *FS) setProps(ctx context.Context, n *metadata.Node, p string, set map[
 // MaxPropsSize bounds the dead properties of one node (names and values).
 const MaxPropsSize = 64 << 10
 
-// ErrTooLarge: a request would store more than a limit allows.
-var ErrTooLarge = errors.New("decomposedfs: too large")
+// ErrTooLarge: a request would store more than a limit allows (the same
+// value as metadata.ErrTooLarge).
+var ErrTooLarge = metadata.ErrTooLarge

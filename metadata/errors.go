@@ -21,6 +21,8 @@ var (
 	ErrIsDir = errors.New("metadata: is a folder")
 	// ErrCycle: a move would put a folder inside itself.
 	ErrCycle = errors.New("metadata: folder cannot move into itself")
+	// ErrTooLarge: a record would exceed what the store can hold.
+	ErrTooLarge = errors.New("metadata: too large")
 	// ErrRoot: the operation is not allowed on a space root (moving,
 	// renaming or deleting it).
 	ErrRoot = errors.New("metadata: operation not allowed on a space root")

@@ -158,7 +158,7 @@ func (b *Backend) CreateSpace(ctx context.Context, s *metadata.Space, root *meta
 		return fmt.Errorf("mpk: create space: %w", err)
 	}
 	// A leftover root record of an interrupted attempt is replaced.
-	if err := b.replaceFile(b.recordPath(s.ID, s.ID), rootRec, cache.NextTime(), nil); err != nil {
+	if err := b.replaceRecord(b.recordPath(s.ID, s.ID), rootRec, cache.NextTime(), nil); err != nil {
 		return fmt.Errorf("mpk: create space: %w", err)
 	}
 	if err := b.indexAdd(s); err != nil {

@@ -55,6 +55,10 @@ type Options struct {
 	CacheMode cache.Mode
 	// MaxStale is how long a relaxed-mode hit is served without a stat.
 	MaxStale time.Duration
+	// RecordsInXattr keeps node records in an extended attribute of their
+	// (empty) file instead of in its content: the metadata/xattr backend.
+	// A store is written in one way only; open it the way it was created.
+	RecordsInXattr bool
 }
 
 // DefaultOptions returns strict caching with 256 MiB and no fsync.

@@ -36,7 +36,7 @@ func (b *Backend) PrepareNode(ctx context.Context, n *metadata.Node) (metadata.P
 	}
 	p := &pending{b: b, n: n.Clone(), rec: rec, recPath: b.recordPath(n.SpaceID, n.ID),
 		link: b.shardPath(n.SpaceID, n.ID) + "/.pending." + n.ID}
-	if err := b.writeNew(p.recPath, rec); err != nil {
+	if err := b.createRecord(p.recPath, rec); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("%w: node %s", metadata.ErrExist, n.ID)
 		}
@@ -129,6 +129,13 @@ func (p *pending) Commit(ctx context.Context, n *metadata.Node) error {
 // place: it is not linked yet, so no reader can see a torn record.
 func (p *pending) rewrite(rec []byte) error {
 	if string(rec) == string(p.rec) {
+		return nil
+	}
+	if p.b.opts.RecordsInXattr {
+		if err := p.b.setRecordXattr(p.recPath, rec, 0); err != nil {
+			return err
+		}
+		p.rec = rec
 		return nil
 	}
 	fd, err := openRetry(p.recPath, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)

@@ -42,7 +42,7 @@ func (b *Backend) propagateStep(ctx context.Context, sid, id string, delta int64
 	}
 	defer unlock()
 	path := b.recordPath(sid, id)
-	fd, data, st, err := readFile(path)
+	fd, data, st, err := b.readRecord(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			// Classified here like every read of a record: a folder

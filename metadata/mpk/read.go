@@ -26,7 +26,7 @@ func (b *Backend) ReadNode(ctx context.Context, sid, id string) (*metadata.Node,
 	}
 	e, err := b.nodes.GetOrLoad(id, func() (cache.Path, cache.Stamp, *metadata.Node, int64, error) {
 		path := b.recordPath(sid, id)
-		n, err := readNodeFile(path, sid, id)
+		n, err := b.readNodeFile(path, sid, id)
 		if err != nil {
 			return cache.Path{}, cache.Stamp{}, nil, 0, err
 		}
@@ -40,7 +40,7 @@ func (b *Backend) ReadNode(ctx context.Context, sid, id string) (*metadata.Node,
 	if e.Value.SpaceID != sid {
 		// The same id in two spaces only happens when a space was copied
 		// by hand; read the record of the space that was asked for.
-		return readNodeFile(b.recordPath(sid, id), sid, id)
+		return b.readNodeFile(b.recordPath(sid, id), sid, id)
 	}
 	return e.Value, nil
 }
@@ -48,7 +48,7 @@ func (b *Backend) ReadNode(ctx context.Context, sid, id string) (*metadata.Node,
 // readFresh reads a record from disk, bypassing the cache: the read of every
 // read-modify-write, made while holding the node's lock.
 func (b *Backend) readFresh(sid, id string) (*metadata.Node, error) {
-	return readNodeFile(b.recordPath(sid, id), sid, id)
+	return b.readNodeFile(b.recordPath(sid, id), sid, id)
 }
 
 // nodeCost estimates the memory of a cached node.

@@ -79,8 +79,8 @@ func openRetry(path string, flags int, mode uint32) (int, error) {
 
 // readNodeFile reads a node record with its tree values. The stamp is taken
 // before anything is read, so the result is never older than its stamp.
-func readNodeFile(path, sid, id string) (*metadata.Node, error) {
-	fd, b, st, err := readFile(path)
+func (b *Backend) readNodeFile(path, sid, id string) (*metadata.Node, error) {
+	fd, data, st, err := b.readRecord(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: node %s", metadata.ErrNotFound, id)
@@ -88,7 +88,7 @@ func readNodeFile(path, sid, id string) (*metadata.Node, error) {
 		return nil, fmt.Errorf("mpk: %w", err)
 	}
 	defer unix.Close(fd)
-	n, err := metadata.DecodeNode(b)
+	n, err := metadata.DecodeNode(data)
 	if err != nil {
 		return nil, fmt.Errorf("mpk: %s: %w", path, err)
 	}
@@ -284,3 +284,106 @@ func (b *Backend) bumpMtime(dir string) error {
 }
 
 func closeFD(fd int) { unix.Close(fd) }
+
+// Node records are kept either as the content of their .mpk file (the
+// default) or, with Options.RecordsInXattr, in the extended attribute
+// user.s3dfs.rec of that (then empty) file: the metadata/xattr backend,
+// kept for comparison. The three functions below are the only places that
+// know which; space and upload records are always file contents.
+
+const recXattr = "user.s3dfs.rec"
+
+// readRecord reads a node record's bytes, with the stamp its file had
+// before the read, and returns the open descriptor for further reads.
+func (b *Backend) readRecord(path string) (int, []byte, cache.Stamp, error) {
+	if !b.opts.RecordsInXattr {
+		return readFile(path)
+	}
+	fd, err := openRetry(path, openRead, 0)
+	if err != nil {
+		return -1, nil, cache.Stamp{}, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, nil, cache.Stamp{}, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Fgetxattr(fd, recXattr, buf)
+		if errors.Is(err, unix.ERANGE) && len(buf) < metadata.MaxRecordSize {
+			buf = make([]byte, 4*len(buf))
+			continue
+		}
+		if errors.Is(err, unix.ENODATA) {
+			n, err = 0, nil // an empty record: decoding reports it as corrupt
+		}
+		if err != nil {
+			unix.Close(fd)
+			return -1, nil, cache.Stamp{}, &os.PathError{Op: "getxattr", Path: path, Err: err}
+		}
+		return fd, buf[:n], cache.StampOf(&st), nil
+	}
+}
+
+// createRecord stores the record of a new node at path, which must not
+// exist.
+func (b *Backend) createRecord(path string, data []byte) error {
+	if !b.opts.RecordsInXattr {
+		return b.writeNew(path, data)
+	}
+	if err := b.writeNew(path, nil); err != nil {
+		return err
+	}
+	if err := b.setRecordXattr(path, data, 0); err != nil {
+		unix.Unlink(path)
+		return err
+	}
+	return nil
+}
+
+// replaceRecord replaces a record atomically for readers and gives its
+// file a new mtime. In a file, that takes a temp file and rename(2) (and
+// carries the tree attribute over); in an extended attribute, one
+// setxattr(2) in place, which is atomic by itself and creates no inode.
+func (b *Backend) replaceRecord(path string, data []byte, mtime int64, tree []byte) error {
+	if !b.opts.RecordsInXattr {
+		return b.replaceFile(path, data, mtime, tree)
+	}
+	err := b.setRecordXattr(path, data, mtime)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A space root being created (the one record replaced that may
+		// not exist yet): its file first.
+		if err := b.writeNew(path, nil); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		err = b.setRecordXattr(path, data, mtime)
+	}
+	return err
+}
+
+func (b *Backend) setRecordXattr(path string, data []byte, mtime int64) error {
+	fd, err := openRetry(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Fsetxattr(fd, recXattr, data, 0); err != nil {
+		if errors.Is(err, unix.E2BIG) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.ERANGE) {
+			return fmt.Errorf("%w: a record of %d bytes does not fit in an extended attribute here (%v); use the file backend",
+				metadata.ErrTooLarge, len(data), err)
+		}
+		return &os.PathError{Op: "setxattr", Path: path, Err: err}
+	}
+	if mtime != 0 {
+		if err := futimes(fd, mtime); err != nil {
+			return &os.PathError{Op: "utimes", Path: path, Err: err}
+		}
+	}
+	if b.opts.Durability == DurabilityFsync {
+		if err := unix.Fsync(fd); err != nil {
+			return &os.PathError{Op: "fsync", Path: path, Err: err}
+		}
+	}
+	return nil
+}

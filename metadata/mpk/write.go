@@ -52,7 +52,7 @@ func (b *Backend) CreateNode(ctx context.Context, n *metadata.Node) error {
 		return fmt.Errorf("%w: folder %s is in the trash", metadata.ErrNotFound, n.ParentID)
 	}
 	recPath := b.recordPath(sid, n.ID)
-	if err := b.writeNew(recPath, rec); err != nil {
+	if err := b.createRecord(recPath, rec); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: node %s", metadata.ErrExist, n.ID)
 		}
@@ -161,7 +161,7 @@ func (b *Backend) rewrite(old, n *metadata.Node) (bool, error) {
 	if n.Type == metadata.TypeDir {
 		tree = encodeTree(old.Tree)
 	}
-	if err := b.replaceFile(b.recordPath(n.SpaceID, n.ID), rec, cache.NextAfter(old.Stamp.Mtime), tree); err != nil {
+	if err := b.replaceRecord(b.recordPath(n.SpaceID, n.ID), rec, cache.NextAfter(old.Stamp.Mtime), tree); err != nil {
 		return false, fmt.Errorf("mpk: update %s: %w", n.ID, err)
 	}
 	b.nodes.Invalidate(n.ID)

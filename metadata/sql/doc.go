@@ -45,12 +45,13 @@
 //	UpdateNode    SELECT ... FOR UPDATE, UPDATE (2 round trips)
 //	MoveNode      SELECT the node, new parent and target FOR UPDATE; for a folder
 //	              the space row (namespace version) and a recursive cycle check;
-//	              UPDATE (2 round trips for a file, 4 for a folder)
+//	              UPDATE (2 round trips for a file, 3 for a folder)
 //	TrashNode     1 UPDATE ... RETURNING (plus the namespace version for a folder,
 //	              in the same statement in PostgreSQL)
 //	RestoreNode   like a move, clearing the trash mark
 //	Propagate     1 recursive UPDATE of the folder and its ancestors, any depth
-//	PurgeNode     1 DELETE (unless live children remain)
+//	PurgeNode     1 DELETE
+//	WalkNodes     pages of 1000 rows by id (for checkers, like mpk's WalkNodes)
 //
 // # Durability
 //

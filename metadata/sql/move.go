@@ -8,21 +8,23 @@ import (
 	"github.com/s3dfs/s3dfs/metadata"
 )
 
-// Lock order of the tree's write transactions in PostgreSQL (SQLite runs
-// one write transaction at a time and needs none): node rows first, then
-// the space's row. Propagation locks the rows of a path bottom-up, one
-// statement; a move locks its node, the new parent and the node holding the
-// target name in one statement, and then, for a folder, the space's row,
-// which serializes folder moves and restores within a space: the ancestry
-// a folder move checks for cycles cannot change until it commits. Where an
-// unusual interleaving still deadlocks, PostgreSQL aborts one party and it
-// runs again (errRetry).
+// Lock order of the write transactions in PostgreSQL (SQLite runs one
+// write transaction at a time and needs none): node rows first, several of
+// them in one statement and in id order (SELECT ... ORDER BY id FOR
+// UPDATE), then the space's row. Propagation locks the rows of a path; a
+// move locks its node, the new parent and the node holding the target name;
+// a restore its node and the new parent; then a folder move or restore
+// locks the space's row, which serializes them within a space, so that the
+// ancestry one checks for cycles cannot change until it commits. A
+// transaction that still meets a deadlock (DeleteSpace locks every row of
+// a space in no order) is aborted by PostgreSQL and runs again
+// (errRetry).
 
 // MoveNode renames and/or moves a node: its link columns change; its record
 // does not need to.
 //
 // PostgreSQL round trips: a file move 2 (lock the rows, with BEGIN; update,
-// with COMMIT), a folder move 4 (plus the space lock and the cycle check).
+// with COMMIT), a folder move 3 (plus the space lock with the cycle check).
 func (b *Backend) MoveNode(ctx context.Context, sid, id, newParentID, newName string, replace bool) (metadata.MoveResult, error) {
 	if err := validIDs(sid, id, newParentID); err != nil {
 		return metadata.MoveResult{}, err
@@ -90,9 +92,7 @@ func (b *Backend) moveOnce(ctx context.Context, sid, id, newParentID, newName st
 		res.Moved = old
 		folder := old.Type == metadata.TypeDir
 		if folder {
-			if err := b.lockNamespace(ctx, tx, sid); err != nil {
-				return err
-			}
+			b.lockNamespace(tx, sid)
 			if err := b.checkCycle(ctx, tx, sid, id, newParentID); err != nil {
 				return err
 			}
@@ -140,16 +140,12 @@ var errNoop = errors.New("sqlmeta: nothing to do")
 
 // lockNamespace gives the space a new namespace version, which locks its
 // row until the transaction ends: folder moves and restores of one space
-// take turns from here on.
-func (b *Backend) lockNamespace(ctx context.Context, tx txn, sid string) error {
-	n, err := tx.exec(ctx, b.q.bumpNS, sid, now())
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return fmt.Errorf("%w: space %s", metadata.ErrNotFound, sid)
-	}
-	return nil
+// take turns from there on. The update is queued: it goes to PostgreSQL
+// with the cycle check that follows it, and runs, lock wait included,
+// before that check takes its snapshot. (A node was found in the space,
+// so the space's row exists.)
+func (b *Backend) lockNamespace(tx txn, sid string) {
+	tx.queue(b.q.bumpNS, sid, now())
 }
 
 // checkCycle walks from the new parent up to the root in one recursive
@@ -262,11 +258,24 @@ func (b *Backend) RestoreNode(ctx context.Context, sid, id, newParentID, newName
 	}
 	var out *metadata.Node
 	err := b.inTx(ctx, "restore", func(tx txn) error {
-		r, err := readRow(ctx, tx.query, b.q.lockNode, sid, id)
+		var r, p *nodeRow
+		err := tx.query(ctx, b.q.restoreLocks, []any{sid, id, newParentID}, func(scan func(...any) error) error {
+			row := new(nodeRow)
+			if err := scan(row.dest()...); err != nil {
+				return err
+			}
+			if row.id == id {
+				r = row
+			}
+			if row.id == newParentID {
+				p = row
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		if r.trashed == 0 {
+		if r == nil || r.trashed == 0 {
 			return fmt.Errorf("%w: node %s is not in the trash", metadata.ErrNotFound, id)
 		}
 		old, err := r.node(sid)
@@ -276,19 +285,13 @@ func (b *Backend) RestoreNode(ctx context.Context, sid, id, newParentID, newName
 		if old.Type == metadata.TypeDir {
 			// A restored folder changes paths, and must not land inside
 			// its own subtree: the same guard as a folder move.
-			if err := b.lockNamespace(ctx, tx, sid); err != nil {
-				return err
-			}
+			b.lockNamespace(tx, sid)
 			if err := b.checkCycle(ctx, tx, sid, id, newParentID); err != nil {
 				return err
 			}
 		}
-		p, err := readRow(ctx, tx.query, b.q.lockNode, sid, newParentID)
-		if errors.Is(err, metadata.ErrNotFound) {
+		if p == nil {
 			return fmt.Errorf("%w: folder %s", metadata.ErrNotFound, newParentID)
-		}
-		if err != nil {
-			return err
 		}
 		if err := parentError(true, p.typ, p.trashed, newParentID); err != nil {
 			return err

@@ -249,33 +249,38 @@ func (b *Backend) pgCreate(ctx context.Context, n *metadata.Node, args []any) er
 
 // pgPropagateSQL updates a folder and its ancestors in one statement. The
 // path (chain) is read from the statement's snapshot, but a folder on it
-// may move or be trashed or restored by a transaction that commits after
+// may be moved, trashed or restored by a transaction that commits after
 // the snapshot was taken and before this statement gets the folder's row
-// lock; then the UPDATE, which re-reads a row it had to wait for, skips it
-// (its parent or trash mark no longer match the chain), the counts differ,
-// and the statement aborts itself with a serialization failure, undoing
-// everything; it runs again with a new snapshot. Once the UPDATE holds
-// every row of the path, nobody can change the path until it commits: so a
-// delta is counted along exactly the path the folder had at that moment,
-// as mpk's walk does it one lock at a time.
+// lock. So the rows of the path are first locked (locked), in id order
+// like every multi-row lock of this package, which returns them as they
+// are now; if the path they form is not the one read, the statement aborts
+// itself with a serialization failure, undoing everything, and runs again
+// with a new snapshot. Once it holds every row of the path, nobody can
+// change the path until it commits: a delta is counted along exactly the
+// path the folder has at that moment, as mpk's walk does it one lock at a
+// time.
 const pgPropagateSQL = `WITH RECURSIVE chain(id, parent_id, trashed, depth) AS (
 		SELECT id, parent_id, trashed, 1 FROM s3dfs_nodes WHERE id = $2 AND space_id = $1 AND type = 2
 		UNION ALL
 		SELECT n.id, n.parent_id, n.trashed, c.depth + 1 FROM chain c JOIN s3dfs_nodes n ON n.id = c.parent_id
 		WHERE c.trashed = 0 AND c.depth <= 4096
+	), locked AS MATERIALIZED (
+		SELECT n.id, n.parent_id, n.trashed FROM s3dfs_nodes n
+		WHERE n.id IN (SELECT id FROM chain) ORDER BY n.id FOR UPDATE
 	), upd AS (
 		UPDATE s3dfs_nodes n SET tree_size = n.tree_size + $3, tree_mtime = GREATEST(n.tree_mtime + 1, $4),
 			version = GREATEST(n.version + 1, $4)
-		FROM chain c
-		WHERE n.id = c.id AND n.parent_id IS NOT DISTINCT FROM c.parent_id AND n.trashed = c.trashed
+		FROM locked l WHERE n.id = l.id
 		RETURNING 1
 	)
 	SELECT CASE
 		WHEN (SELECT max(depth) FROM chain) > 4096
 			THEN s3dfs_raise('XX001', 'propagate: the parent chain is longer than 4096 folders (a cycle?)')
-		WHEN (SELECT count(*) FROM upd) <> (SELECT count(*) FROM chain)
+		WHEN (SELECT count(*) FROM locked l JOIN chain c ON c.id = l.id
+				WHERE l.parent_id IS NOT DISTINCT FROM c.parent_id AND l.trashed = c.trashed)
+			<> (SELECT count(*) FROM chain)
 			THEN s3dfs_raise('40001', 'propagate: a folder on the path moved meanwhile')
-		ELSE (SELECT count(*) FROM chain) END`
+		ELSE (SELECT count(*) FROM upd) END`
 
 func (b *Backend) pgPropagate(ctx context.Context, sid, id string, delta, now int64) (int64, error) {
 	var updated int64

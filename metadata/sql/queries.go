@@ -5,25 +5,27 @@ package sqlmeta
 // as numbered parameters too. Every node statement names the space, so
 // that a node is only ever found in its own space.
 type queries struct {
-	readNode, lockNode string
-	lookup, list       string
-	parentOf           string // type and trash mark of a folder, for error classification
-	insertNode         string // ON CONFLICT DO NOTHING: 0 rows means the id or the name is taken
-	updateNode         string
-	purgeNode          string
-	moveLocks          string // the node, the new parent, and what has the target name, locked
-	moveNode           string
-	restoreNode        string
-	trashNode          string // RETURNING the node
-	markTrashed        string
-	ancestors          string // is $3 an ancestor of $2 (or $2 itself)? and the depth of $2
-	propagate          string
-	listTrash          string
-	bumpNS, readNS     string
+	readNode, lockNode  string
+	lookup, list        string
+	parentOf            string // type and trash mark of a folder, for error classification
+	insertNode          string // ON CONFLICT DO NOTHING: 0 rows means the id or the name is taken
+	updateNode          string
+	purgeNode           string
+	moveLocks           string // the node, the new parent, and what has the target name, locked
+	restoreLocks        string // the node and the new parent, locked
+	moveNode            string
+	restoreNode         string
+	trashNode           string // RETURNING the node
+	markTrashed         string
+	ancestors           string // is $3 an ancestor of $2 (or $2 itself)? and the depth of $2
+	propagate           string
+	listTrash           string
+	walkFirst, walkNext string // a page of a space's nodes, by id
+	bumpNS, readNS      string
 
 	insertSpace, readSpace, lockSpace, updateSpace, listSpaces string
 	deleteSpace                                                []string
-	insertIndex, deleteIndex, spacesBy                        string
+	insertIndex, deleteIndex, spacesBy                         string
 
 	insertUpload, readUpload, lockUpload, updateUpload, deleteUpload, listUploads string
 }
@@ -51,14 +53,12 @@ func newQueries(d *dialect) *queries {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`,
 		updateNode: `UPDATE s3dfs_nodes SET size = $3, mtime = $4, blob_id = $5, sha1 = $6, md5 = $7, adler32 = $8,
 			rec = $9, version = $10 WHERE id = $2 AND space_id = $1`,
-		// Only a folder without live children goes: the children of a
-		// folder are purged before it.
-		purgeNode: `DELETE FROM s3dfs_nodes WHERE id = $2 AND space_id = $1
-			AND NOT EXISTS (SELECT 1 FROM s3dfs_nodes c WHERE c.space_id = $1 AND c.parent_id = $2 AND c.trashed = 0)`,
+		purgeNode: `DELETE FROM s3dfs_nodes WHERE id = $2 AND space_id = $1`,
 		moveLocks: `SELECT {nodecols} FROM s3dfs_nodes n WHERE n.space_id = $1
-			AND (n.id = $2 OR n.id = $3 OR (n.parent_id = $3 AND n.name = $4 AND n.trashed = 0)){forupdate}`,
-		moveNode:    `UPDATE s3dfs_nodes SET parent_id = $3, name = $4, version = $5 WHERE id = $2 AND space_id = $1`,
-		restoreNode: `UPDATE s3dfs_nodes SET parent_id = $3, name = $4, version = $5, trashed = 0 WHERE id = $2 AND space_id = $1`,
+			AND (n.id = $2 OR n.id = $3 OR (n.parent_id = $3 AND n.name = $4 AND n.trashed = 0)) ORDER BY n.id{forupdate}`,
+		restoreLocks: `SELECT {nodecols} FROM s3dfs_nodes n WHERE n.space_id = $1 AND (n.id = $2 OR n.id = $3) ORDER BY n.id{forupdate}`,
+		moveNode:     `UPDATE s3dfs_nodes SET parent_id = $3, name = $4, version = $5 WHERE id = $2 AND space_id = $1`,
+		restoreNode:  `UPDATE s3dfs_nodes SET parent_id = $3, name = $4, version = $5, trashed = 0 WHERE id = $2 AND space_id = $1`,
 		trashNode: `UPDATE s3dfs_nodes SET trashed = $3, version = {greatest}(version + 1, $3)
 			WHERE id = $2 AND space_id = $1 AND trashed = 0 AND parent_id IS NOT NULL RETURNING {retcols}`,
 		markTrashed: `UPDATE s3dfs_nodes SET trashed = $3, version = {greatest}(version + 1, $3) WHERE id = $2 AND space_id = $1`,
@@ -82,6 +82,8 @@ func newQueries(d *dialect) *queries {
 				version = {greatest}(version + 1, $4)
 			WHERE id IN (SELECT id FROM chain)`,
 		listTrash: `SELECT {nodecols} FROM s3dfs_nodes n WHERE n.space_id = $1 AND n.trashed <> 0`,
+		walkFirst: `SELECT {nodecols} FROM s3dfs_nodes n WHERE n.space_id = $1 ORDER BY n.id LIMIT 1000`,
+		walkNext:  `SELECT {nodecols} FROM s3dfs_nodes n WHERE n.space_id = $1 AND n.id > $2 ORDER BY n.id LIMIT 1000`,
 		bumpNS:    `UPDATE s3dfs_spaces SET ns = {greatest}(ns + 1, $2) WHERE id = $1`,
 		readNS:    `SELECT ns FROM s3dfs_spaces WHERE id = $1`,
 
@@ -110,17 +112,30 @@ func newQueries(d *dialect) *queries {
 		deleteUpload: `DELETE FROM s3dfs_uploads WHERE id = $1`,
 		listUploads:  `SELECT id, rec FROM s3dfs_uploads`,
 	}
-	for _, p := range []*string{
-		&q.readNode, &q.lockNode, &q.lookup, &q.list, &q.parentOf, &q.insertNode, &q.updateNode, &q.purgeNode,
-		&q.moveLocks, &q.moveNode, &q.restoreNode, &q.trashNode, &q.markTrashed, &q.ancestors, &q.propagate,
-		&q.listTrash, &q.bumpNS, &q.readNS, &q.insertSpace, &q.readSpace, &q.lockSpace, &q.updateSpace,
-		&q.listSpaces, &q.insertIndex, &q.deleteIndex, &q.spacesBy, &q.insertUpload, &q.readUpload,
-		&q.lockUpload, &q.updateUpload, &q.deleteUpload, &q.listUploads,
-	} {
+	for _, p := range q.fields() {
 		*p = d.sql(*p)
 	}
 	for i := range q.deleteSpace {
 		q.deleteSpace[i] = d.sql(q.deleteSpace[i])
 	}
 	return q
+}
+
+// all returns every statement.
+func (q *queries) all() []string {
+	var all []string
+	for _, p := range q.fields() {
+		all = append(all, *p)
+	}
+	return append(all, q.deleteSpace...)
+}
+
+func (q *queries) fields() []*string {
+	return []*string{
+		&q.readNode, &q.lockNode, &q.lookup, &q.list, &q.parentOf, &q.insertNode, &q.updateNode, &q.purgeNode,
+		&q.moveLocks, &q.restoreLocks, &q.moveNode, &q.restoreNode, &q.trashNode, &q.markTrashed, &q.ancestors, &q.propagate,
+		&q.listTrash, &q.walkFirst, &q.walkNext, &q.bumpNS, &q.readNS, &q.insertSpace, &q.readSpace, &q.lockSpace, &q.updateSpace,
+		&q.listSpaces, &q.insertIndex, &q.deleteIndex, &q.spacesBy, &q.insertUpload, &q.readUpload,
+		&q.lockUpload, &q.updateUpload, &q.deleteUpload, &q.listUploads,
+	}
 }

@@ -29,16 +29,18 @@ func harness(newStore func(t *testing.T) func(t *testing.T) metadata.Backend) me
 // postgresStore returns an opener of Backends on a new PostgreSQL database.
 func postgresStore(opts sqlmeta.Options) func(t *testing.T) func(t *testing.T) metadata.Backend {
 	return func(t *testing.T) func(t *testing.T) metadata.Backend {
-		opts.DSN = pgtest.New(t)
-		return func(t *testing.T) metadata.Backend { return open(t, sqlmeta.OpenPostgres, opts) }
+		o := opts
+		o.DSN = pgtest.New(t)
+		return func(t *testing.T) metadata.Backend { return open(t, sqlmeta.OpenPostgres, o) }
 	}
 }
 
 // sqliteStore returns an opener of Backends on a new SQLite file.
 func sqliteStore(opts sqlmeta.Options) func(t *testing.T) func(t *testing.T) metadata.Backend {
 	return func(t *testing.T) func(t *testing.T) metadata.Backend {
-		opts.Path = filepath.Join(t.TempDir(), "meta.db")
-		return func(t *testing.T) metadata.Backend { return open(t, sqlmeta.OpenSQLite, opts) }
+		o := opts
+		o.Path = filepath.Join(t.TempDir(), "meta.db")
+		return func(t *testing.T) metadata.Backend { return open(t, sqlmeta.OpenSQLite, o) }
 	}
 }
 

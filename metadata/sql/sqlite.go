@@ -79,7 +79,17 @@ func OpenSQLite(ctx context.Context, opts Options) (*Backend, error) {
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
 	e := &liteEngine{r: newStmtCache(r), w: newStmtCache(w)}
-	return newBackend(ctx, e, sqliteDialect, opts)
+	b, err := newBackend(ctx, e, sqliteDialect, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range b.q.all() {
+		if _, err := e.w.get(ctx, q); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("sqlmeta: prepare %.60q: %w", q, err)
+		}
+	}
+	return b, nil
 }
 
 type liteEngine struct {
@@ -113,6 +123,14 @@ func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
 	}
 	c.m[q] = s
 	return s, nil
+}
+
+// cached returns the statement if it is prepared already.
+func (c *stmtCache) cached(q string) (*sql.Stmt, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[q]
+	return s, ok
 }
 
 func (c *stmtCache) close() {
@@ -202,12 +220,15 @@ type liteTx struct {
 	err error // of a queued statement
 }
 
+// stmt returns q prepared on the transaction's connection: the cached
+// statement, or one prepared for this transaction alone (preparing it for
+// the cache would need the write connection, which this transaction
+// holds). OpenSQLite warms the cache with every statement of the Backend.
 func (t *liteTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	s, err := t.e.w.get(ctx, q)
-	if err != nil {
-		return nil, err
+	if s, ok := t.e.w.cached(q); ok {
+		return t.tx.StmtContext(ctx, s), nil
 	}
-	return t.tx.StmtContext(ctx, s), nil
+	return t.tx.PrepareContext(ctx, q)
 }
 
 func (t *liteTx) query(ctx context.Context, q string, args []any, fn rowFunc) error {
