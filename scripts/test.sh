@@ -16,6 +16,7 @@ echo "== go vet" >&2
 go vet ./...
 echo "== go test" >&2
 scripts/with-s3.sh go test -count=1 -timeout 45m "$@" ./...
+echo "== s3dfs bench --quick" >&2 && go run ./cmd/s3dfs bench --quick
 echo "== litmus" >&2
 scripts/litmus.sh
 echo "== rclone" >&2

@@ -30,6 +30,15 @@ type environment struct {
 	loadBefore string
 	loadAfter  string
 	duration   time.Duration
+	phases     []phase
+}
+
+// phase is one workload of the run: how long it took and how busy the
+// machine was when it started.
+type phase struct {
+	name string
+	load string // load average (1, 5, 15 min) at its start
+	took time.Duration
 }
 
 func collectEnv(modRoot, work string, c config) environment {

@@ -76,7 +76,7 @@ type lab struct {
 	mc   *minio.Client
 	http *http.Client
 
-	bin struct{ s3dfs, xnetdav string }
+	bin struct{ s3dfs, xnetdav, versitygw string }
 
 	s3dfs, rclone, apache, xnet *davServer
 }
@@ -91,6 +91,24 @@ func newLab(ctx context.Context, c config, modRoot, work string, lg *logger) (*l
 		}
 	}
 	l := &lab{c: c, modRoot: modRoot, work: work, lg: lg, http: newHTTPClient()}
+	vgw, err := s3test.FindVersityGW()
+	if err != nil {
+		return nil, err
+	}
+	l.bin.versitygw = vgw
+	if c.s3KeepAlive {
+		// s3test.StartServer has no option for it, but runs
+		// $S3DFS_VERSITYGW: a wrapper adds the flag.
+		wrapper := filepath.Join(work, "bin", "versitygw-keep-alive")
+		if err := os.MkdirAll(filepath.Dir(wrapper), 0o755); err != nil {
+			return nil, err
+		}
+		script := "#!/bin/sh\nexec '" + strings.ReplaceAll(vgw, "'", `'\''`) + "' --keep-alive \"$@\"\n"
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			return nil, err
+		}
+		os.Setenv("S3DFS_VERSITYGW", wrapper)
+	}
 
 	lg.step("building s3dfs and xnetdav, starting versitygw")
 	l.bin.s3dfs = filepath.Join(work, "bin", "s3dfs")
@@ -493,14 +511,17 @@ func (l *lab) versions(ctx context.Context) map[string]string {
 		"apache": strings.TrimPrefix(firstLine(output(l.work, "apache2", "-v")), "Server version: "),
 	}
 	v["versitygw"] = "unknown"
-	if bin, err := s3test.FindVersityGW(); err == nil {
-		// Its --version says "git" for a module build; the module version
-		// is in the binary's build information.
-		for _, line := range strings.Split(output(l.work, "go", "version", "-m", bin), "\n") {
-			if f := strings.Fields(line); len(f) >= 3 && f[0] == "mod" {
-				v["versitygw"] = f[1] + " " + f[2] + " (posix backend)"
-			}
+	// Its --version says "git" for a module build; the module version is
+	// in the binary's build information.
+	for _, line := range strings.Split(output(l.work, "go", "version", "-m", l.bin.versitygw), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "mod" {
+			v["versitygw"] = f[1] + " " + f[2]
 		}
+	}
+	if l.c.s3KeepAlive {
+		v["versitygw"] += ", posix backend, --keep-alive"
+	} else {
+		v["versitygw"] += ", posix backend, keep-alive off (its default; one TCP connection per S3 request)"
 	}
 	mods := output(l.modRoot, "go", "list", "-m", "github.com/minio/minio-go/v7", "golang.org/x/net")
 	v["go modules"] = strings.ReplaceAll(mods, "\n", ", ")

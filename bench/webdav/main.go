@@ -45,6 +45,10 @@ type config struct {
 	quick   bool
 	keep    bool // keep the work directory
 	verbose bool
+	// s3KeepAlive starts versitygw with --keep-alive. internal/s3test starts
+	// it without, and then versitygw closes every connection after one
+	// request, so every S3 request pays a TCP connect.
+	s3KeepAlive bool
 
 	files       int // files in the PROPFIND and MOVE folders
 	propHot     int // hot PROPFIND samples per server
@@ -63,16 +67,17 @@ func main() {
 	flag.BoolVar(&c.quick, "quick", false, "a fast smoke run: few repetitions (the report is named <date>-webdav-quick.md)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory (server logs, data)")
 	flag.BoolVar(&c.verbose, "v", false, "log every step")
+	flag.BoolVar(&c.s3KeepAlive, "s3-keep-alive", false, "start versitygw with --keep-alive (the report is named <date>-webdav-s3keepalive.md)")
 	flag.Parse()
 	if flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench/webdav [-quick] [-out DIR] [-tmp DIR]")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench/webdav [-quick] [-s3-keep-alive] [-out DIR] [-tmp DIR] [-keep] [-v]")
 		os.Exit(2)
 	}
 	c.files, c.bigSize = 1000, 64<<20
 	if c.quick {
 		c.propHot, c.propCold, c.smallRounds, c.smallN, c.bigReps, c.moveReps = 10, 2, 2, 100, 1, 2
 	} else {
-		c.propHot, c.propCold, c.smallRounds, c.smallN, c.bigReps, c.moveReps = 50, 7, 5, 500, 5, 7
+		c.propHot, c.propCold, c.smallRounds, c.smallN, c.bigReps, c.moveReps = 50, 9, 5, 500, 5, 7
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -142,16 +147,21 @@ func run(ctx context.Context, c config) (string, error) {
 	}
 	for _, s := range steps {
 		t0 := time.Now()
+		env.phases = append(env.phases, phase{name: s.name, load: loadAvg()})
 		lg.step("%s ...", s.name)
 		if err := s.fn(ctx, res); err != nil {
 			return "", fmt.Errorf("%s: %w", s.name, err)
 		}
+		env.phases[len(env.phases)-1].took = time.Since(t0)
 		lg.step("%s: %.1f s", s.name, time.Since(t0).Seconds())
 	}
 	env.loadAfter = loadAvg()
 	env.duration = time.Since(started)
 
 	name := env.date.Format("2006-01-02") + "-webdav"
+	if c.s3KeepAlive {
+		name += "-s3keepalive"
+	}
 	if c.quick {
 		name += "-quick"
 	}

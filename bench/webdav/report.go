@@ -50,7 +50,11 @@ func writeReport(w io.Writer, c config, e environment, r *results) {
 	for _, k := range sortedKeys(e.versions) {
 		p("| %s | %s |\n", k, e.versions[k])
 	}
-	p("| load average | %s before, %s after |\n\n", e.loadBefore, e.loadAfter)
+	p("| load average | %s before, %s after |\n", e.loadBefore, e.loadAfter)
+	for _, ph := range e.phases {
+		p("| phase: %s | %.0f s, load average %s at its start |\n", ph.name, ph.took.Seconds(), ph.load)
+	}
+	p("\n")
 
 	writeTargets(w, r)
 	writePropfind(w, c, r)
@@ -226,9 +230,12 @@ net/http client with keep-alive and without transparent gzip.
 - **rclone serve webdav**: the Debian package, `+"`rclone serve webdav :s3:%s --user U --pass P`"+`
   with the S3 settings in RCLONE_S3_* (provider Other, path style) on the
   same versitygw; everything else rclone's defaults (no VFS cache, so
-  PUTs stream to S3; directory listings cached for 5 minutes; file times
-  read from each object's metadata). The peer a user would otherwise pick
-  to put WebDAV in front of a bucket.
+  PUTs stream to S3 and the 201 means the data is in S3, as with s3dfs;
+  directory listings cached for 5 minutes; file times read from each
+  object's metadata). With --vfs-cache-mode writes a PUT would be answered
+  once the data is in a local cache file and uploaded later, which is not
+  the same promise. The peer a user would otherwise pick to put WebDAV in
+  front of a bucket.
 - **Apache mod_dav**: the Debian package apache2, started as
   `+"`apache2 -X -f CONF`"+` with a minimal config of ours (mpm_prefork in one
   foreground process, mod_dav + mod_dav_fs on a local DocumentRoot,
@@ -244,9 +251,22 @@ net/http client with keep-alive and without transparent gzip.
   The ceiling of what any gateway over this S3 server can do: the baseline
   of the content operations.
 - **versitygw**: started by internal/s3test.StartServer with its posix
-  backend in the work directory; all three S3 users share it.
+  backend in the work directory; all three S3 users share it. %s
 
-`, bucketS3DFS, benchUser, bucketRclone, bucketRaw, c.bigSize>>20)
+`, bucketS3DFS, benchUser, bucketRclone, bucketRaw, c.bigSize>>20, keepAliveNote(c))
+}
+
+func keepAliveNote(c config) string {
+	if c.s3KeepAlive {
+		return `Started with
+  --keep-alive (-s3-keep-alive), so S3 clients reuse their connections, as
+  they do with most S3 servers.`
+	}
+	return `Without
+  --keep-alive, as internal/s3test starts it: versitygw then answers every
+  request with "Connection: close", so every S3 request (raw, s3dfs's and
+  rclone's alike) opens a new TCP connection. Run with -s3-keep-alive to
+  measure with reused connections.`
 }
 
 func writeRaw(w io.Writer, r *results) {

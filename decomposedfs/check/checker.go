@@ -103,6 +103,7 @@ func (r *run) run() error {
 		}
 		defer r.refs.Close()
 	}
+	t0 := time.Now()
 	if err := r.scanSpaces(); err != nil {
 		return err
 	}
@@ -112,17 +113,21 @@ func (r *run) run() error {
 		}
 		r.spacesDone.Add(1)
 	}
+	r.sum.took("spaces", t0)
 	if r.opts.Path == "" {
+		t0 = time.Now()
 		r.setStep("uploads")
 		if err := r.scanUploads(); err != nil {
 			return err
 		}
 		r.checkReservations()
+		r.sum.took("uploads", t0)
 	}
 	if err := r.global.flush(); err != nil {
 		return err
 	}
 	if r.blobPhase() {
+		t0 = time.Now()
 		r.setStep("blobs")
 		if err := r.checkBlobs(); err != nil {
 			return err
@@ -130,6 +135,7 @@ func (r *run) run() error {
 		if err := r.blobHold.flush(); err != nil {
 			return err
 		}
+		r.sum.took("blobs", t0)
 	} else if r.refs != nil {
 		r.refs.Close()
 	}

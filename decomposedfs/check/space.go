@@ -112,6 +112,7 @@ type spaceCheck struct {
 	r       *run
 	sid     string
 	hold    *holder
+	reader  *mpk.SpaceReader
 	entries *extsort.Sorter[entry] // nil when checking a path only
 
 	nodes, folders, files atomic.Int64
@@ -126,8 +127,17 @@ type spaceCheck struct {
 func (r *run) checkSpace(sid string) error {
 	r.setStep("walk " + sid)
 	sc := &spaceCheck{r: r, sid: sid, hold: newHolder(r, sid), memo: map[string]bool{}, reported: map[string]*Finding{}}
+	var err error
+	if sc.reader, err = r.meta.OpenSpaceReader(sid); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			sc.spaceFiles() // reports the missing nodes directory
+			return sc.hold.flush()
+		}
+		r.readError("space "+sid, err)
+		return nil
+	}
+	defer sc.reader.Close()
 	if r.opts.Path == "" {
-		var err error
 		if sc.entries, err = extsort.New(cmpEntry, entryCodec, r.sortOptions()); err != nil {
 			return err
 		}
@@ -189,7 +199,23 @@ func (sc *spaceCheck) visit(t *task, id string, file, corrupt bool) {
 	if corrupt {
 		flags |= fCorrupt
 	}
-	sc.add(kVisited, id, t.id, flags)
+	if sc.entries == nil {
+		return
+	}
+	t.seen = append(t.seen, entry{id: pack(id), other: pack(t.id), kind: kVisited, flags: flags})
+	if len(t.seen) >= 4096 {
+		sc.flushSeen(t)
+	}
+}
+
+func (sc *spaceCheck) flushSeen(t *task) {
+	if len(t.seen) == 0 || sc.entries == nil {
+		return
+	}
+	if err := sc.entries.AddAll(t.seen); err != nil {
+		sc.r.readError("sort", err)
+	}
+	t.seen = t.seen[:0]
 }
 
 // fileRef notes the blobs a file record references: its content and its
@@ -547,14 +573,22 @@ func (sc *spaceCheck) walkTrash() error {
 func (sc *spaceCheck) scanShards() error {
 	r := sc.r
 	nodes := r.meta.SpacePath(sc.sid) + "/nodes/"
+	batch := &task{} // collects the entries, added in batches
+	add := func(kind uint8, id string) {
+		batch.seen = append(batch.seen, entry{id: pack(id), kind: kind})
+		if len(batch.seen) >= 4096 {
+			sc.flushSeen(batch)
+		}
+	}
+	defer sc.flushSeen(batch)
 	err := r.meta.ScanShards(r.ctx, sc.sid, func(e mpk.ShardEntry) error {
 		switch e.Kind {
 		case mpk.EntryRecord:
-			sc.add(kRecord, e.ID, "", 0)
+			add(kRecord, e.ID)
 		case mpk.EntryFolder:
-			sc.add(kDir, e.ID, "", 0)
+			add(kDir, e.ID)
 		case mpk.EntryPending:
-			sc.add(kPending, e.ID, "", 0)
+			add(kPending, e.ID)
 		case mpk.EntryTemp:
 			sc.tempFile(nodes + e.Rel())
 		default:

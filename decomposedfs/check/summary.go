@@ -43,6 +43,11 @@ type Summary struct {
 
 	Spaces map[string]*SpaceSummary `json:"spaces"`
 
+	// Seconds each step took: "spaces" (the walks and scans of every
+	// space, including the settle waits), "uploads", "blobs" (the merge
+	// with the listing).
+	Seconds map[string]float64 `json:"seconds,omitempty"`
+
 	mu sync.Mutex
 }
 
@@ -128,6 +133,15 @@ func (s *Summary) readError(msg string) {
 	if len(s.ErrorSamples) < maxErrorSamples {
 		s.ErrorSamples = append(s.ErrorSamples, msg)
 	}
+}
+
+func (s *Summary) took(step string, since time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Seconds == nil {
+		s.Seconds = map[string]float64{}
+	}
+	s.Seconds[step] = time.Since(since).Seconds()
 }
 
 func (s *Summary) skipped(n int64) {

@@ -54,6 +54,10 @@ type task struct {
 	pending  atomic.Int32 // own listing + unfinished subfolders
 	unknown  atomic.Bool  // a size below could not be read: no tree finding here or above
 	finding  *Finding     // for tops: the finding whose Bytes the walk fills in
+
+	// seen collects the merge entries of the folder's listing (one
+	// worker lists a folder), added to the sort in one go.
+	seen []entry
 }
 
 type walker struct {
@@ -143,9 +147,11 @@ func (w *walker) work() {
 func (w *walker) process(t *task) {
 	sc := w.sc
 	t.pending.Store(1)
-	st, err := sc.r.meta.ReadFolder(w.ctx, sc.sid, t.id, func(e mpk.FolderEntry) error {
+	st, err := sc.reader.Folder(w.ctx, t.id, func(e mpk.FolderEntry) error {
 		return w.entry(t, e)
 	})
+	sc.flushSeen(t)
+	t.seen = nil
 	dir := sc.r.meta.FolderPath(sc.sid, t.id)
 	switch {
 	case err == nil:
@@ -177,7 +183,19 @@ func (w *walker) entry(t *task, e mpk.FolderEntry) error {
 	id := e.Target
 	sc.r.nodes.Add(1)
 	sc.nodes.Add(1)
-	r := sc.r.meta.ReadRaw(sc.sid, id)
+	r := sc.reader.Record(id, false)
+	if n := r.Node; r.State == mpk.RecordOK && n.Type == metadata.TypeFile && n.Trashed == 0 && n.ParentID == t.id && n.Name == e.Name {
+		// The common case, read without a stamp (it needs none).
+		sc.visit(t, id, true, false)
+		sc.files.Add(1)
+		t.sum.Add(n.Size)
+		sc.fileRef(n, t.kind)
+		return nil
+	}
+	// Anything else is read again with its stamp: findings and folders
+	// (whose stamps the tree findings need) are concluded from values
+	// read after their stamps.
+	r = sc.reader.Record(id, true)
 	recPath := sc.r.meta.RecordPath(sc.sid, id)
 	switch r.State {
 	case mpk.RecordMissing:

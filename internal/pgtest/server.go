@@ -286,19 +286,20 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// WithDatabase returns dsn with its database replaced by name. It
-// understands both DSN forms: URLs ("postgres://...") and keyword/value
-// strings ("host=... dbname=...").
-func WithDatabase(dsn, name string) (string, error) {
+// WithSearchPath returns dsn with search_path set to schema for every
+// session. It understands both DSN forms: URLs ("postgres://...") and
+// keyword/value strings ("host=... dbname=...").
+func WithSearchPath(dsn, schema string) (string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			return "", fmt.Errorf("pgtest: DSN: %w", err)
 		}
-		u.Path = "/" + name
-		u.RawPath = ""
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
 		return u.String(), nil
 	}
 	// In a keyword/value string the last setting of a keyword wins.
-	return strings.TrimSpace(dsn) + " dbname=" + name, nil
+	return strings.TrimSpace(dsn) + " search_path=" + schema, nil
 }

@@ -205,4 +205,3 @@ func (b *checkBar) finish() {
 	defer b.mu.Unlock()
 	b.bar.Finish()
 }
-

@@ -80,6 +80,7 @@ S3-compatible store or a local directory.`,
 	root.AddCommand(a.versionCommand(), a.fsCommand(), a.serveCommand(), a.userCommand(),
 		a.spaceCommand(), a.trashCommand(), a.versionsCommand(), a.shareCommand())
 	root.AddCommand(a.checkCommand())
+	root.AddCommand(a.benchCommand())
 	return root
 }
 

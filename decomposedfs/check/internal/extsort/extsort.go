@@ -99,6 +99,29 @@ func (s *Sorter[T]) Add(v T) error {
 	return s.err
 }
 
+// AddAll adds records under one acquisition of the lock.
+func (s *Sorter[T]) AddAll(vs []T) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if s.done {
+		return errors.New("extsort: Add after Sorted")
+	}
+	for _, v := range vs {
+		s.buf = append(s.buf, v)
+		s.used += s.codec.Size(v)
+		s.count++
+		if s.used >= s.opts.MemoryBytes {
+			if s.err = s.spillLocked(); s.err != nil {
+				return s.err
+			}
+		}
+	}
+	return nil
+}
+
 // Len is the number of records added so far.
 func (s *Sorter[T]) Len() int64 {
 	s.mu.Lock()
