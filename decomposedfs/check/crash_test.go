@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3dfs/s3dfs/blobstore"
 	"github.com/s3dfs/s3dfs/decomposedfs"
 	"github.com/s3dfs/s3dfs/decomposedfs/check"
 	"github.com/s3dfs/s3dfs/decomposedfs/check/checktest"
@@ -84,7 +85,7 @@ func TestCrashRecovery(t *testing.T) {
 		// A request whose body had fully reached the S3 server when its
 		// client died may still complete there: let it land, so that
 		// the check sees a store nobody touches.
-		time.Sleep(100 * time.Millisecond)
+		settleBlobs(t, e)
 
 		e.reopen(t)
 		fds, sum := checktest.Check(t, e.fs, nil)
@@ -126,6 +127,33 @@ func TestCrashRecovery(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged operations; findings after the kills: %v", m.acks, found)
+}
+
+// settleBlobs waits until two listings of the blob store taken 150 ms
+// apart agree (at most 10 s): a PUT whose body reached the S3 server before
+// its client was killed lands there after the kill, and on a loaded machine
+// that can take a while.
+func settleBlobs(t *testing.T, e *env) {
+	t.Helper()
+	list := func() string {
+		var b strings.Builder
+		err := e.blobs.List(context.Background(), "", func(i blobstore.Info) error {
+			fmt.Fprintf(&b, "%s %d %d\n", i.Key, i.Size, i.ModTime.UnixNano())
+			return nil
+		})
+		must(t, err)
+		return b.String()
+	}
+	prev := list()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(150 * time.Millisecond)
+		cur := list()
+		if cur == prev {
+			return
+		}
+		prev = cur
+	}
+	t.Fatalf("the blob store's listing kept changing for 10 s after the kill")
 }
 
 // runAndKill starts a child and kills it after delay (counted from when it

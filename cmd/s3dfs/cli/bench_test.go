@@ -29,7 +29,7 @@ func TestBenchHelpListsBackendsAndWorkloads(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"mpk, postgres, sqlite", "stat-id", "upload-burst", "--quick", "--pg-dsn", "--fs"} {
+	for _, want := range []string{"mpk, xattr, postgres, sqlite", "stat-id", "upload-burst", "--quick", "--pg-dsn", "--fs"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("help lacks %q", want)
 		}
