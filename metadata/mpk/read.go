@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/s3dfs/s3dfs/cache"
@@ -201,28 +203,73 @@ func (b *Backend) loadListing(ctx context.Context, sid, parentID string) (cache.
 		return path, st, nil, 0, b.folderError(ctx, sid, parentID, err)
 	}
 	slices.Sort(names)
+	type child struct {
+		n   *metadata.Node
+		id  string
+		err error
+	}
+	kids := make([]child, len(names))
+	read := func(i int) {
+		id, err := readLink(dir + "/" + names[i])
+		if err != nil {
+			kids[i].err = err
+			return
+		}
+		kids[i].id = id
+		kids[i].n, kids[i].err = b.ReadNode(ctx, sid, id)
+	}
+	// A cold listing is one readlink and one record read per child, all
+	// from the page cache: CPU-bound system calls that run side by side on
+	// as many cores as there are. Large folders are read by a few
+	// goroutines at once (the results keep name order).
+	if workers := min(listWorkers, len(names)/listChunk); workers > 1 {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= len(names) || ctx.Err() != nil {
+						return
+					}
+					read(i)
+				}
+			})
+		}
+		wg.Wait()
+	} else {
+		for i := range names {
+			if ctx.Err() != nil {
+				break
+			}
+			read(i)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return path, st, nil, 0, err
+	}
 	l := &metadata.Listing{Children: make([]*metadata.Node, 0, len(names))}
 	cost := int64(64)
-	for _, name := range names {
-		if err := ctx.Err(); err != nil {
-			return path, st, nil, 0, err
-		}
-		id, err := readLink(dir + "/" + name)
-		if err != nil {
-			l.Problems = append(l.Problems, metadata.Problem{Name: name, Err: err})
+	for i, name := range names {
+		k := kids[i]
+		if k.err != nil {
+			l.Problems = append(l.Problems, metadata.Problem{Name: name, ID: k.id, Err: k.err})
 			continue
 		}
-		n, err := b.ReadNode(ctx, sid, id)
-		if err != nil {
-			l.Problems = append(l.Problems, metadata.Problem{Name: name, ID: id, Err: err})
-			continue
-		}
-		n = asLinked(n, parentID, name)
+		n := asLinked(k.n, parentID, name)
 		l.Children = append(l.Children, n)
 		cost += 8 + nodeCost(n)
 	}
 	return path, st, l, cost, nil
 }
+
+// listWorkers bounds the goroutines reading one listing; a listing gets
+// one per listChunk children, so small folders are read by the caller
+// alone.
+const (
+	listWorkers = 8
+	listChunk   = 64
+)
 
 func readDirNames(dir string) ([]string, error) {
 	f, err := os.Open(dir)
