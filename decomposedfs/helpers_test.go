@@ -14,6 +14,7 @@ import (
 	"github.com/s3dfs/s3dfs/blobstore/posix"
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/decomposedfs"
+	"github.com/s3dfs/s3dfs/decomposedfs/check/checktest"
 	"github.com/s3dfs/s3dfs/decomposedfs/fstest"
 	"github.com/s3dfs/s3dfs/internal/s3test"
 	"github.com/s3dfs/s3dfs/metadata/mpk"
@@ -145,7 +146,15 @@ func (e *env) blobCount(t testing.TB) int {
 	return n
 }
 
-func (e *env) consistent(t testing.TB) { t.Helper(); fstest.AssertConsistent(t, e.fs) }
+// consistent asserts that the store is consistent twice over: by the
+// driver's own invariants (fstest) and by s3dfs check (checktest), which
+// also sees leftovers no listing shows (unlinked records, orphan blobs,
+// temp files, stale sessions).
+func (e *env) consistent(t testing.TB) {
+	t.Helper()
+	fstest.AssertConsistent(t, e.fs)
+	checktest.AssertClean(t, e.fs)
+}
 
 func payload(seed uint64, n int) []byte {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))

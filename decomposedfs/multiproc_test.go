@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/s3dfs/s3dfs/decomposedfs"
+	"github.com/s3dfs/s3dfs/decomposedfs/check/checktest"
 	"github.com/s3dfs/s3dfs/decomposedfs/fstest"
 	"github.com/s3dfs/s3dfs/internal/s3test"
 	"github.com/s3dfs/s3dfs/metadata/mpk"
@@ -93,6 +94,7 @@ func TestMultiProcessConsistency(t *testing.T) {
 		t.Fatal(err)
 	}
 	fstest.AssertConsistent(t, fresh)
+	checktest.AssertClean(t, fresh)
 }
 
 // runWorker is the body of a worker process: random operations on a small

@@ -645,12 +645,15 @@ func (m *blobMerge) unreferenced(info blobstore.Info, sid, bid string) error {
 		}
 		rec := r.meta.ReadRaw(sid, nid)
 		switch {
-		case rec.State == mpk.RecordOK && refersTo(rec.Node, bid):
-			return nil // committed after the walk passed
 		case rec.State == mpk.RecordOK && r.pendingYoung(sid, nid):
 			return nil // prepared; its upload may be committing
 		case rec.State == mpk.RecordOK && exists(r.meta.PendingPath(sid, nid)):
+			// Still prepared, and too old to be in flight: the record may
+			// name the blob already, but only a commit would make it
+			// content (the node is reported as node.pending).
 			why = fmt.Sprintf("its node %s was prepared for an upload that never committed", nid)
+		case rec.State == mpk.RecordOK && refersTo(rec.Node, bid):
+			return nil // committed after the walk passed
 		case rec.State == mpk.RecordMissing:
 			why = fmt.Sprintf("its node %s does not exist (an upload that never committed, or a purged node)", nid)
 		case rec.State == mpk.RecordOK:

@@ -356,6 +356,9 @@ func (b *Backend) ReadFolder(ctx context.Context, sid, id string, fn func(Folder
 				e.Err = fmt.Errorf("%w: %s/%s is not a link", metadata.ErrCorrupt, dir, e.Name)
 			} else {
 				e.Target, e.Err = readLinkAt(dfd, dir, e.Name)
+				if errors.Is(e.Err, fs.ErrNotExist) {
+					continue // removed since the directory was read
+				}
 			}
 			if err := fn(e); err != nil {
 				return st, err
@@ -433,6 +436,9 @@ func (b *Backend) ScanTrash(ctx context.Context, sid string, fn func(TrashEntry)
 				e.Err = fmt.Errorf("%w: trash entry %s is not a link", metadata.ErrCorrupt, e.Name)
 			} else {
 				e.Target, e.Err = readLinkAt(dfd, dir, e.Name)
+				if errors.Is(e.Err, fs.ErrNotExist) {
+					continue // removed since the directory was read
+				}
 			}
 			if err := fn(e); err != nil {
 				return err
@@ -704,6 +710,9 @@ func (r *SpaceReader) Folder(ctx context.Context, id string, fn func(FolderEntry
 				e.Err = fmt.Errorf("%w: %s/%s is not a link", metadata.ErrCorrupt, dir, e.Name)
 			} else {
 				e.Target, e.Err = readLinkAt(fd, dir, e.Name)
+				if errors.Is(e.Err, fs.ErrNotExist) {
+					continue // removed since the directory was read
+				}
 			}
 			if err := fn(e); err != nil {
 				return st, err

@@ -21,6 +21,7 @@ import (
 	"github.com/s3dfs/s3dfs/blobstore/posix"
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/decomposedfs"
+	"github.com/s3dfs/s3dfs/decomposedfs/check/checktest"
 	"github.com/s3dfs/s3dfs/decomposedfs/fstest"
 	"github.com/s3dfs/s3dfs/internal/s3test"
 	"github.com/s3dfs/s3dfs/metadata"
@@ -185,7 +186,13 @@ func router(h *tus.Handler) http.Handler {
 	})
 }
 
-func (e *env) consistent(t testing.TB) { t.Helper(); fstest.AssertConsistent(t, e.fs) }
+// consistent asserts the store is consistent, by the driver's invariants
+// and by s3dfs check.
+func (e *env) consistent(t testing.TB) {
+	t.Helper()
+	fstest.AssertConsistent(t, e.fs)
+	checktest.AssertClean(t, e.fs)
+}
 
 // blobCount counts the blobs in the store.
 func (e *env) blobCount(t testing.TB) int {
