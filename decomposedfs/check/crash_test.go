@@ -88,7 +88,7 @@ func TestCrashRecovery(t *testing.T) {
 		settleBlobs(t, e)
 
 		e.reopen(t)
-		before := blobKeys(t, e)
+		start, before := time.Now(), blobKeys(t, e)
 		fds, sum := checktest.Check(t, e.fs, nil)
 		if !sum.Complete {
 			t.Fatalf("kill %d: incomplete check: %v", i, sum.ErrorSamples)
@@ -106,7 +106,7 @@ func TestCrashRecovery(t *testing.T) {
 				t.Fatalf("kill %d: repair: %d failed, %d skipped:%s", i, rs.Failed, rs.Skipped, checktest.Describe(outs))
 			}
 			after, _ := checktest.Check(t, e.fs, nil)
-			if late := landedLate(after, before); len(late) > 0 {
+			if late := landedLate(t, e, after, start, before); len(late) > 0 {
 				// A PUT whose body reached the S3 server before its client
 				// died completed there after the first check listed the
 				// bucket: no check could have seen it then (a live system's
@@ -142,24 +142,38 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d acknowledged operations; findings after the kills: %v", m.acks, found)
 }
 
-// landedLate returns fds if all of them are orphan blobs missing from
-// before (the blob store's keys listed right before the first check), and
-// nil otherwise.
-func landedLate(fds []*check.Finding, before map[string]bool) []*check.Finding {
+// landedLate returns fds if all of them are orphan blobs that the first
+// check could not have judged: missing from before (the listing taken
+// right before it), or changed since (size or time), or modified after
+// start (the check skips a blob younger than its cutoff: it may be an
+// upload in flight). Otherwise it returns nil.
+func landedLate(t *testing.T, e *env, fds []*check.Finding, start time.Time, before map[string]blobstore.Info) []*check.Finding {
+	t.Helper()
 	for _, f := range fds {
-		if f.Code != check.BlobOrphan || f.Blob == "" || before[f.Blob] {
+		if f.Code != check.BlobOrphan || f.Blob == "" {
+			return nil
+		}
+		var now blobstore.Info // from a listing, like before's (Stat's times are coarser)
+		must(t, e.blobs.List(context.Background(), f.Blob, func(i blobstore.Info) error {
+			if i.Key == f.Blob {
+				now = i
+			}
+			return nil
+		}))
+		was, listed := before[f.Blob]
+		if listed && was.Size == now.Size && was.ModTime.Equal(now.ModTime) && !now.ModTime.After(start) {
 			return nil
 		}
 	}
 	return fds
 }
 
-// blobKeys lists the keys of the blob store.
-func blobKeys(t *testing.T, e *env) map[string]bool {
+// blobKeys lists the blob store.
+func blobKeys(t *testing.T, e *env) map[string]blobstore.Info {
 	t.Helper()
-	keys := map[string]bool{}
+	keys := map[string]blobstore.Info{}
 	must(t, e.blobs.List(context.Background(), "", func(i blobstore.Info) error {
-		keys[i.Key] = true
+		keys[i.Key] = i
 		return nil
 	}))
 	return keys

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -433,6 +434,29 @@ var fixtures = []fixture{
 			after: func(t *testing.T) {
 				if exists(e.meta.PendingPath(e.sid, id)) || exists(e.meta.RecordPath(e.sid, id)) {
 					t.Errorf("the prepared node is still there")
+				}
+			}}
+	}},
+	{code: check.NodePending, name: "with-blob", break_: func(t *testing.T, e *env, b *base) want {
+		// Killed between writing the record that names the new blob and
+		// the rename that commits it: both the node and the blob go.
+		id, bid := uuid.NewString(), uuid.NewString()
+		key := decomposedfs.BlobKey(e.sid, bid)
+		data := payload(9, 900)
+		_, err := e.blobs.Put(context.Background(), key, bytes.NewReader(data), int64(len(data)), blobstore.PutOptions{
+			Metadata: map[string]string{decomposedfs.MetaSpace: e.sid, decomposedfs.MetaNode: id}})
+		must(t, err)
+		now := cache.NextTime()
+		_, err = e.meta.PrepareNode(context.Background(), &metadata.Node{ID: id, SpaceID: e.sid, ParentID: b.ids["/docs"], Name: "p",
+			Type: metadata.TypeFile, Mtime: now, Btime: now, BlobID: bid, Size: int64(len(data))})
+		must(t, err)
+		return want{codes: []check.Code{check.NodePending, check.BlobOrphan}, node: id, remedy: check.RemedyMoveAside,
+			after: func(t *testing.T) {
+				if exists(e.meta.PendingPath(e.sid, id)) || exists(e.meta.RecordPath(e.sid, id)) {
+					t.Errorf("the prepared node is still there")
+				}
+				if _, err := e.blobs.Stat(context.Background(), key); !errors.Is(err, blobstore.ErrNotFound) {
+					t.Errorf("the prepared node's blob is still in place: %v", err)
 				}
 			}}
 	}},

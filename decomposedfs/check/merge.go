@@ -171,14 +171,18 @@ func (sc *spaceCheck) unvisited(id string, pend, trashEntry bool) bool {
 	}
 	n := rec.Node
 	isFile := n != nil && n.Type == metadata.TypeFile
+	if pend {
+		// A prepared node's blob is not content until a commit makes it
+		// so: the blob merge judges it on its own (an orphan once the
+		// node is older than the pending grace), so that the repair of
+		// both leaves nothing behind.
+		sc.pendingNode(id, rec)
+		return isFile
+	}
 	if n != nil && isFile && metadata.ValidateID(n.BlobID) == nil {
 		// Whatever it is, its blob is referenced while the record exists:
 		// a repair that keeps it must find the blob there.
 		sc.fileRef(n, walkDetached)
-	}
-	if pend {
-		sc.pendingNode(id, rec)
-		return isFile
 	}
 	if rec.State != mpk.RecordOK {
 		if trashEntry {
