@@ -39,7 +39,7 @@ func deepFile(b *testing.B, e *env, depth int) (*decomposedfs.ResourceInfo, stri
 }
 
 func warm(e *env) {
-	e.meta.WaitCache()
+	e.mpk.WaitCache()
 	e.fs.Resolver().Wait()
 }
 
@@ -226,6 +226,7 @@ func newBenchEnv(b *testing.B, mode cache.Mode) *env {
 // newBenchEnvWith builds an env on S3 with the given cache settings.
 func newBenchEnvWith(b *testing.B, o mpk.Options, lookupBytes int64) *env {
 	e := newEnv(b, s3Blobs)
+	e.needMPK(b, "the driver's benchmarks measure mpk")
 	def := mpk.DefaultOptions(e.root)
 	def.CacheBytes, def.CacheMode = o.CacheBytes, o.CacheMode
 	meta, err := mpk.New(def)
@@ -239,7 +240,7 @@ func newBenchEnvWith(b *testing.B, o mpk.Options, lookupBytes int64) *env {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e.meta, e.fs = meta, fs
+	e.meta, e.mpk, e.fs = meta, meta, fs
 	return e
 }
 

@@ -164,6 +164,7 @@ func runReader() int {
 
 func TestTwoProcessCoherenceStrict(t *testing.T) {
 	e := newEnv(t, posixBlobs)
+	e.needMPK(t, "a second process opens mpk on the same root")
 	ctx := context.Background()
 	b := startReader(t, e, cache.Strict, 0)
 	warm := func(reqs ...string) {
@@ -262,6 +263,7 @@ func TestTwoProcessCoherenceStrict(t *testing.T) {
 
 func TestTwoProcessCoherenceRelaxed(t *testing.T) {
 	e := newEnv(t, posixBlobs)
+	e.needMPK(t, "a second process opens mpk on the same root")
 	ctx := context.Background()
 	const maxStale = time.Second
 	b := startReader(t, e, cache.Relaxed, maxStale)

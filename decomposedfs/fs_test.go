@@ -333,6 +333,7 @@ func (c *cancelReader) Read(p []byte) (int, error) {
 
 func TestCorruptRecordIsIsolated(t *testing.T) {
 	e := newEnv(t, posixBlobs)
+	e.needMPK(t, "corrupts an mpk record file")
 	ctx := context.Background()
 	e.mkdir(t, "/d")
 	e.put(t, "/d/a", []byte("a"))

@@ -16,8 +16,11 @@ import (
 	"github.com/s3dfs/s3dfs/decomposedfs"
 	"github.com/s3dfs/s3dfs/decomposedfs/check/checktest"
 	"github.com/s3dfs/s3dfs/decomposedfs/fstest"
+	"github.com/s3dfs/s3dfs/internal/pgtest"
 	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/metadata"
 	"github.com/s3dfs/s3dfs/metadata/mpk"
+	sqlmeta "github.com/s3dfs/s3dfs/metadata/sql"
 )
 
 func TestMain(m *testing.M) {
@@ -30,13 +33,29 @@ func TestMain(m *testing.M) {
 	if os.Getenv(quotaWorkerEnv) != "" {
 		os.Exit(runQuotaWorker())
 	}
-	os.Exit(s3test.Main(m))
+	os.Exit(pgtest.Wrap(func() int { return s3test.Main(m) }))
+}
+
+// metaEnv chooses the metadata backend under the driver's tests: mpk (the
+// default), xattr, postgres or sqlite. The tests are the driver's
+// contract, so every backend must pass them; the few that exercise mpk's
+// files themselves (several processes on one root, coherence of its
+// caches, records corrupted on disk) say so and skip elsewhere.
+const metaEnv = "S3DFS_TEST_METADATA"
+
+func metaKind() string {
+	if k := os.Getenv(metaEnv); k != "" {
+		return k
+	}
+	return "mpk"
 }
 
 // env is one store: a metadata root and a blob store.
 type env struct {
 	root  string
-	meta  *mpk.Backend
+	meta  metadata.Backend
+	mpk   *mpk.Backend // meta, when it is mpk (nil for the others)
+	open  func(testing.TB) metadata.Backend // another backend on the same store
 	blobs blobstore.Store
 	fs    *decomposedfs.FS
 	sid   string
@@ -56,10 +75,9 @@ func newEnv(t testing.TB, kind blobKind) *env {
 	t.Helper()
 	e := &env{root: t.TempDir()}
 	var err error
-	if e.meta, err = mpk.New(mpk.DefaultOptions(e.root)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.meta.Close() })
+	e.open = backendOpener(t, e.root)
+	e.meta = e.open(t)
+	e.mpk, _ = e.meta.(*mpk.Backend)
 	switch kind {
 	case s3Blobs:
 		cfg := s3test.New(t)
@@ -82,6 +100,15 @@ func newEnv(t testing.TB, kind blobKind) *env {
 	}
 	e.sid = si.ID
 	return e
+}
+
+// needMPK skips a test that works on mpk's files themselves when the run
+// is on another backend.
+func (e *env) needMPK(t testing.TB, why string) {
+	t.Helper()
+	if e.mpk == nil || metaKind() != "mpk" {
+		t.Skipf("%s: needs metadata/mpk, this run is on %s", why, metaKind())
+	}
 }
 
 func openS3(cfg s3test.Config) (*s3.Store, error) {
@@ -169,12 +196,45 @@ func sha1hex(b []byte) string { s := sha1.Sum(b); return hex.EncodeToString(s[:]
 
 func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o644) }
 
-func openMeta(t testing.TB, root string) *mpk.Backend {
+// backendOpener returns a function that opens a backend of the run's kind
+// (metaKind) on one store, new and empty at first: every call opens
+// another backend on the same store, with caches and connections of its
+// own, as another process would. root is the store's directory (mpk,
+// xattr, SQLite's file); a PostgreSQL store is a fresh schema.
+func backendOpener(t testing.TB, root string) func(testing.TB) metadata.Backend {
 	t.Helper()
-	meta, err := mpk.New(mpk.DefaultOptions(root))
-	if err != nil {
-		t.Fatal(err)
+	open := storeOpener(t, root)
+	return func(t testing.TB) metadata.Backend {
+		t.Helper()
+		meta, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { meta.Close() })
+		return meta
 	}
-	t.Cleanup(func() { meta.Close() })
-	return meta
+}
+
+// storeOpener is backendOpener without the cleanup: the caller closes what
+// it opens.
+func storeOpener(t testing.TB, root string) func() (metadata.Backend, error) {
+	t.Helper()
+	var open func() (metadata.Backend, error)
+	switch k := metaKind(); k {
+	case "mpk", "xattr":
+		o := mpk.DefaultOptions(root)
+		o.RecordsInXattr = k == "xattr"
+		open = func() (metadata.Backend, error) { return mpk.New(o) }
+	case "postgres":
+		o := sqlmeta.DefaultOptions()
+		o.DSN = pgtest.New(t)
+		open = func() (metadata.Backend, error) { return sqlmeta.OpenPostgres(context.Background(), o) }
+	case "sqlite":
+		o := sqlmeta.DefaultOptions()
+		o.Path = root + "/meta.db"
+		open = func() (metadata.Backend, error) { return sqlmeta.OpenSQLite(context.Background(), o) }
+	default:
+		t.Fatalf("%s=%q: want mpk, xattr, postgres or sqlite", metaEnv, k)
+	}
+	return open
 }

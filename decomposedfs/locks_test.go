@@ -210,7 +210,7 @@ func TestPropsAndCopy(t *testing.T) {
 // reopen returns a second FS on the same stores, with caches of its own.
 func reopen(t *testing.T, e *env) *decomposedfs.FS {
 	t.Helper()
-	meta := openMeta(t, e.root)
+	meta := e.open(t)
 	fs, err := decomposedfs.New(meta, e.blobs, decomposedfs.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,6 @@ import (
 	"github.com/s3dfs/s3dfs/decomposedfs/fstest"
 	"github.com/s3dfs/s3dfs/internal/s3test"
 	"github.com/s3dfs/s3dfs/lookup"
-	"github.com/s3dfs/s3dfs/metadata/mpk"
 	"pgregory.net/rapid"
 )
 
@@ -561,14 +560,14 @@ func (r *modelRun) compare(step string) {
 
 // runModel is the property: a fresh store, then up to 30 random operations,
 // each checked against the model.
-func runModel(t *rapid.T, base string, s3blobs blobstore.Store, stats map[string]int) {
+func runModel(t *rapid.T, outer *testing.T, base string, s3blobs blobstore.Store, stats map[string]int) {
 	ctx := context.Background()
 	root, err := os.MkdirTemp(base, "check")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(root)
-	meta, err := mpk.New(mpk.DefaultOptions(root))
+	meta, err := storeOpener(outer, root)()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -642,7 +641,7 @@ func TestModel(t *testing.T) {
 	}
 	base := t.TempDir()
 	stats := map[string]int{}
-	rapid.Check(t, func(rt *rapid.T) { runModel(rt, base, nil, stats) })
+	rapid.Check(t, func(rt *rapid.T) { runModel(rt, t, base, nil, stats) })
 	t.Logf("outcomes: %v", stats)
 }
 
@@ -656,7 +655,7 @@ func TestModelS3(t *testing.T) {
 	cfg := openModelS3(t)
 	base := t.TempDir()
 	stats := map[string]int{}
-	rapid.Check(t, func(rt *rapid.T) { runModel(rt, base, cfg, stats) })
+	rapid.Check(t, func(rt *rapid.T) { runModel(rt, t, base, cfg, stats) })
 	t.Logf("outcomes: %v", stats)
 }
 

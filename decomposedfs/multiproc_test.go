@@ -38,6 +38,7 @@ type workerResult struct {
 
 func TestMultiProcessConsistency(t *testing.T) {
 	e := newEnv(t, s3Blobs)
+	e.needMPK(t, "the worker processes open mpk on the same root")
 	for _, d := range []string{"/d0", "/d1", "/d2", "/d0/s0", "/d1/s1"} {
 		e.mkdir(t, d)
 	}

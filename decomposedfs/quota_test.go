@@ -258,6 +258,7 @@ func TestQuotaConcurrentProcesses(t *testing.T) {
 	for _, kind := range []blobKind{s3Blobs, posixBlobs} {
 		t.Run(kind.String(), func(t *testing.T) {
 			e := newEnv(t, kind)
+			e.needMPK(t, "the worker processes open mpk on the same root")
 			modes := []string{"known", "unknown", "resumable", "known", "resumable", "unknown"}
 			const uploads = 8
 			var attempted int64

@@ -28,6 +28,10 @@ func New(meta *mpk.Backend, blobs blobstore.Store, opts Options) (*Checker, erro
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if meta.RecordsInXattr() {
+		// The checker reads and repairs record files byte for byte.
+		return nil, errors.New("check: node records in extended attributes (metadata/xattr) are not supported: the checker reads mpk record files")
+	}
 	return &Checker{meta: meta, blobs: blobs, opts: opts}, nil
 }
 

@@ -35,12 +35,18 @@ var pkg struct {
 //
 // Unless S3DFS_PG_DSN names an external server, the first call to New
 // starts one postgres for the whole test binary; Main stops it at the end.
-func Main(m *testing.M) int {
+func Main(m *testing.M) int { return Wrap(m.Run) }
+
+// Wrap is Main for a TestMain that has more to wrap around the tests (such
+// as s3test.Main): it calls run, and stops the server New started, if any.
+//
+//	os.Exit(pgtest.Wrap(func() int { return s3test.Main(m) }))
+func Wrap(run func() int) int {
 	pkg.mu.Lock()
 	pkg.managed = true
 	pkg.mu.Unlock()
 
-	code := m.Run()
+	code := run()
 
 	pkg.mu.Lock()
 	defer pkg.mu.Unlock()

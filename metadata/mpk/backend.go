@@ -67,6 +67,10 @@ func New(opts Options) (*Backend, error) {
 // Root returns the store's root directory (absolute).
 func (b *Backend) Root() string { return b.root }
 
+// RecordsInXattr reports whether node records live in extended attributes
+// (Options.RecordsInXattr, the metadata/xattr backend).
+func (b *Backend) RecordsInXattr() bool { return b.opts.RecordsInXattr }
+
 // Close releases the caches and the lock file.
 func (b *Backend) Close() error {
 	b.nodes.Close()

@@ -42,7 +42,7 @@ func Options(t testing.TB) check.Options {
 func Check(t testing.TB, fs *decomposedfs.FS, opts *check.Options) ([]*check.Finding, *check.Summary) {
 	t.Helper()
 	meta, ok := fs.Backend().(*mpk.Backend)
-	if !ok {
+	if !ok || meta.RecordsInXattr() {
 		return generic(t, fs), &check.Summary{Complete: true}
 	}
 	o := Options(t)
