@@ -54,7 +54,7 @@ func metaKind() string {
 type env struct {
 	root  string
 	meta  metadata.Backend
-	mpk   *mpk.Backend // meta, when it is mpk (nil for the others)
+	mpk   *mpk.Backend                      // meta, when it is mpk (nil for the others)
 	open  func(testing.TB) metadata.Backend // another backend on the same store
 	blobs blobstore.Store
 	fs    *decomposedfs.FS
