@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/s3dfs/s3dfs/internal/s3test"
 	"github.com/s3dfs/s3dfs/metadata"
 	sqlmeta "github.com/s3dfs/s3dfs/metadata/sql"
+	"golang.org/x/sys/unix"
 )
 
 // fsEnv is what a run sets up on one filesystem: its directory, and the
@@ -59,6 +61,9 @@ func setupFS(ctx context.Context, cfg Config, fsDir string) (_ *fsEnv, err error
 	env := &fsEnv{runID: newRunID()}
 	env.info = FSInfo{Path: fsDir, LoadBefore: loadAvg()}
 	env.info.Type, env.info.Mount = fsType(fsDir)
+	if err := checkInodes(cfg, fsDir); err != nil {
+		return nil, err
+	}
 	if env.dir, err = os.MkdirTemp(fsDir, "s3dfs-bench-"); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -289,4 +294,37 @@ func runScriptOnce(ctx context.Context, script, dir string) (string, error) {
 		return "", fmt.Errorf("bench: %s printed no DSN: %q", script, dsn)
 	}
 	return dsn, nil
+}
+
+// checkInodes fails early when fsDir's filesystem has clearly too few free
+// inodes for the run, instead of half an hour in, at the largest step (a
+// tmpfs has a fixed number of inodes, and leftovers of other runs may hold
+// most of them). The estimate is a floor: two inodes (record and link) per
+// node of the largest dataset and of the fullest burst folder, for each
+// file-based backend. Filesystems without an inode limit report none and
+// pass.
+func checkInodes(cfg Config, fsDir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(fsDir, &st); err != nil || st.Files == 0 {
+		return nil
+	}
+	nodes := uint64(0)
+	if len(cfg.Sizes) > 0 {
+		nodes += uint64(slices.Max(cfg.Sizes))
+	}
+	if len(cfg.BurstAt) > 0 {
+		nodes += uint64(slices.Max(cfg.BurstAt))
+	}
+	files := uint64(0)
+	for _, name := range cfg.Backends {
+		if b, ok := lookupBackend(name); ok && b.Kind == "file" {
+			files++
+		}
+	}
+	if need := 2 * nodes * files; st.Ffree < need {
+		return fmt.Errorf("bench: %s has %d free inodes, and this run needs at least %d (%d nodes in each of %d file-based stores): "+
+			"free some (leftover s3dfs-bench-* or s3dfs-check-bench-* directories?) or choose smaller --sizes/--burst",
+			fsDir, st.Ffree, need, nodes, files)
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestPlansAreWellFormed(t *testing.T) {
@@ -137,5 +139,28 @@ func TestParseInts(t *testing.T) {
 		if _, err := ParseInts(bad); err == nil {
 			t.Errorf("ParseInts(%q) accepted", bad)
 		}
+	}
+}
+
+// TestCheckInodes: a run that cannot fit in the filesystem's free inodes
+// fails before it starts, naming the filesystem and the shortfall; one
+// that fits passes.
+func TestCheckInodes(t *testing.T) {
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Files == 0 {
+		t.Fatalf("%s reports no inode limit; this test needs a filesystem with one (ext4, tmpfs)", dir)
+	}
+	cfg := Config{Backends: []string{"mpk", "xattr", "postgres"}, Sizes: []int{int(st.Ffree)}, BurstAt: []int{1000}}
+	err := checkInodes(cfg, dir)
+	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "free inodes") {
+		t.Fatalf("a run needing %d inodes on %d free: %v", 4*(st.Ffree+1000), st.Ffree, err)
+	}
+	cfg.Sizes = []int{1000}
+	if err := checkInodes(cfg, dir); err != nil {
+		t.Fatalf("a small run: %v", err)
 	}
 }
