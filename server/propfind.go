@@ -67,18 +67,28 @@ func namesOf(e *xnode) []propName {
 	return out
 }
 
+// readPropfind reads a PROPFIND request: its Depth (0, 1 or infinity as
+// -1, which is also the default) and its body (empty: allprop).
+func (h *Handler) readPropfind(r *http.Request) (int, *propfindReq, error) {
+	d, err := depth(r, -1, 0, 1, -1)
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err := readXMLBody(r, h.opts.MaxXMLBody)
+	if err != nil {
+		return 0, nil, err
+	}
+	pf, err := parsePropfind(body)
+	if err != nil {
+		return 0, nil, err
+	}
+	return d, pf, nil
+}
+
 // propfind answers PROPFIND with a multistatus of the target and, by the
 // Depth header, its children or its whole subtree.
 func (h *Handler) propfind(q *davReq) error {
-	d, err := depth(q.r, -1, 0, 1, -1)
-	if err != nil {
-		return err
-	}
-	body, err := readXMLBody(q.r, h.opts.MaxXMLBody)
-	if err != nil {
-		return err
-	}
-	pf, err := parsePropfind(body)
+	d, pf, err := h.readPropfind(q.r)
 	if err != nil {
 		return err
 	}

@@ -265,15 +265,7 @@ func (h *Handler) trashStat(q *trashReq) (*trashEntry, error) {
 // trashPropfind lists the trash bin (Depth 1: its items), an item or a
 // folder inside one (Depth 1: its children).
 func (h *Handler) trashPropfind(q *trashReq) error {
-	d, err := depth(q.r, -1, 0, 1, -1)
-	if err != nil {
-		return err
-	}
-	body, err := readXMLBody(q.r, h.opts.MaxXMLBody)
-	if err != nil {
-		return err
-	}
-	pf, err := parsePropfind(body)
+	d, pf, err := h.readPropfind(q.r)
 	if err != nil {
 		return err
 	}

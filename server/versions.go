@@ -236,15 +236,7 @@ func (h *Handler) revision(q *metaReq) (*decomposedfs.RevisionInfo, error) {
 // collection), the versions collection (Depth 1 or infinity: the
 // revisions, oldest first) or one revision.
 func (h *Handler) metaPropfind(q *metaReq) error {
-	d, err := depth(q.r, -1, 0, 1, -1)
-	if err != nil {
-		return err
-	}
-	body, err := readXMLBody(q.r, h.opts.MaxXMLBody)
-	if err != nil {
-		return err
-	}
-	pf, err := parsePropfind(body)
+	d, pf, err := h.readPropfind(q.r)
 	if err != nil {
 		return err
 	}

@@ -345,9 +345,16 @@ func (b *Backend) ReadFolder(ctx context.Context, sid, id string, fn func(Folder
 	if ust.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return st, &os.PathError{Op: "open", Path: dir, Err: unix.ENOTDIR}
 	}
+	return st, readEntries(ctx, f, dfd, dir, id, fn)
+}
+
+// readEntries calls fn for every entry of the open folder directory f
+// (descriptor dfd, path dir, of folder id), scanBatch at a time. An entry
+// removed between the directory read and its readlink is skipped.
+func readEntries(ctx context.Context, f *os.File, dfd int, dir, id string, fn func(FolderEntry) error) error {
 	for {
 		if err := ctx.Err(); err != nil {
-			return st, err
+			return err
 		}
 		des, rerr := f.ReadDir(scanBatch)
 		for _, de := range des {
@@ -361,14 +368,14 @@ func (b *Backend) ReadFolder(ctx context.Context, sid, id string, fn func(Folder
 				}
 			}
 			if err := fn(e); err != nil {
-				return st, err
+				return err
 			}
 		}
 		if rerr == io.EOF {
-			return st, nil
+			return nil
 		}
 		if rerr != nil {
-			return st, fmt.Errorf("mpk: read folder %s: %w", id, rerr)
+			return fmt.Errorf("mpk: read folder %s: %w", id, rerr)
 		}
 	}
 }
@@ -699,30 +706,5 @@ func (r *SpaceReader) Folder(ctx context.Context, id string, fn func(FolderEntry
 		return cache.Stamp{}, &os.PathError{Op: "fstat", Path: dir, Err: err}
 	}
 	st := cache.StampOf(&ust)
-	for {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		des, rerr := f.ReadDir(scanBatch)
-		for _, de := range des {
-			e := FolderEntry{Name: de.Name(), Type: de.Type()}
-			if e.Type&fs.ModeType != fs.ModeSymlink {
-				e.Err = fmt.Errorf("%w: %s/%s is not a link", metadata.ErrCorrupt, dir, e.Name)
-			} else {
-				e.Target, e.Err = readLinkAt(fd, dir, e.Name)
-				if errors.Is(e.Err, fs.ErrNotExist) {
-					continue // removed since the directory was read
-				}
-			}
-			if err := fn(e); err != nil {
-				return st, err
-			}
-		}
-		if rerr == io.EOF {
-			return st, nil
-		}
-		if rerr != nil {
-			return st, fmt.Errorf("mpk: read folder %s: %w", id, rerr)
-		}
-	}
+	return st, readEntries(ctx, f, fd, dir, id, fn)
 }
