@@ -6,42 +6,26 @@ import (
 	"time"
 
 	"github.com/s3dfs/s3dfs/cache"
+	"github.com/s3dfs/s3dfs/metadata"
 )
 
-// Durability says what a write waits for before it returns.
-type Durability int
+// Durability says what a write waits for before it returns (the levels
+// of metadata.Durability).
+type Durability = metadata.Durability
 
 const (
 	// DurabilityNone leaves flushing to the kernel: a crash of the machine
 	// (not of the process) may lose recent writes, never tear a record.
-	DurabilityNone Durability = iota
+	DurabilityNone = metadata.DurabilityNone
 	// DurabilityFsync flushes every written record and the directory
 	// entries that name it before returning (fdatasync, fsync of the
 	// directories). Propagated tree sizes are not flushed on every step:
 	// they are derived values, recomputed by check --repair after a crash.
-	DurabilityFsync
+	DurabilityFsync = metadata.DurabilityFsync
 )
 
-func (d Durability) String() string {
-	switch d {
-	case DurabilityNone:
-		return "none"
-	case DurabilityFsync:
-		return "fsync"
-	}
-	return fmt.Sprintf("Durability(%d)", int(d))
-}
-
 // ParseDurability parses "none" or "fsync".
-func ParseDurability(s string) (Durability, error) {
-	switch s {
-	case "none", "":
-		return DurabilityNone, nil
-	case "fsync":
-		return DurabilityFsync, nil
-	}
-	return 0, fmt.Errorf("mpk: unknown durability %q (want none or fsync)", s)
-}
+func ParseDurability(s string) (Durability, error) { return metadata.ParseDurability(s) }
 
 // Options configure a Backend.
 type Options struct {

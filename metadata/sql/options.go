@@ -4,44 +4,29 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/s3dfs/s3dfs/metadata"
 )
 
-// Durability says what a write waits for before it returns. The two values
-// match metadata/mpk's, so that benchmarks compare like with like.
-type Durability int
+// Durability says what a write waits for before it returns: the levels of
+// metadata.Durability, which metadata/mpk shares, so that benchmarks
+// compare like with like.
+type Durability = metadata.Durability
 
 const (
 	// DurabilityNone returns once the database has the change in memory
 	// (PostgreSQL: synchronous_commit=off; SQLite: synchronous=NORMAL in WAL
 	// mode). A crash of the machine may lose the last commits, never tear
 	// one; a crash of the process loses nothing.
-	DurabilityNone Durability = iota
+	DurabilityNone = metadata.DurabilityNone
 	// DurabilityFsync returns once the commit is flushed to disk
 	// (PostgreSQL: synchronous_commit=on, which relies on the server's
 	// fsync=on; SQLite: synchronous=FULL, an fsync of the WAL per commit).
-	DurabilityFsync
+	DurabilityFsync = metadata.DurabilityFsync
 )
 
-func (d Durability) String() string {
-	switch d {
-	case DurabilityNone:
-		return "none"
-	case DurabilityFsync:
-		return "fsync"
-	}
-	return fmt.Sprintf("Durability(%d)", int(d))
-}
-
 // ParseDurability parses "none" or "fsync".
-func ParseDurability(s string) (Durability, error) {
-	switch s {
-	case "none", "":
-		return DurabilityNone, nil
-	case "fsync":
-		return DurabilityFsync, nil
-	}
-	return 0, fmt.Errorf("sqlmeta: unknown durability %q (want none or fsync)", s)
-}
+func ParseDurability(s string) (Durability, error) { return metadata.ParseDurability(s) }
 
 // Options configure a Backend. OpenPostgres needs DSN, OpenSQLite Path.
 type Options struct {
