@@ -22,6 +22,12 @@ var ErrSizeMismatch = errors.New("blobstore: size mismatch")
 // rules written on [PutOptions] (see [ValidateMetadata]). Nothing is stored.
 var ErrInvalidMetadata = errors.New("blobstore: invalid metadata")
 
+// ErrUnavailable is in the chain of an error that says the store could not
+// be reached or answered "try again later" (a network error, a timeout, an
+// HTTP 5xx, throttling), after the store's own retries. The same call may
+// succeed later; a gateway answers 503, never 404 or 400.
+var ErrUnavailable = errors.New("blobstore: unavailable")
+
 // Info describes a stored blob.
 type Info struct {
 	Key     string

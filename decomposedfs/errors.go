@@ -3,6 +3,7 @@ package decomposedfs
 import (
 	"errors"
 
+	"github.com/s3dfs/s3dfs/blobstore"
 	"github.com/s3dfs/s3dfs/metadata"
 )
 
@@ -30,4 +31,8 @@ var (
 	ErrQuotaExceeded = errors.New("decomposedfs: quota exceeded")
 	// ErrRange: a download range starts past the end of the file.
 	ErrRange = errors.New("decomposedfs: range not satisfiable")
+	// ErrUnavailable: the blob store could not be reached or said "try
+	// again later" (after its own retries). Nothing was changed by the
+	// failed call; repeating it later may succeed.
+	ErrUnavailable = blobstore.ErrUnavailable
 )

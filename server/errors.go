@@ -41,6 +41,10 @@ var statusTable = []struct {
 }{
 	{err: context.Canceled, status: statusCanceled},
 	{err: context.DeadlineExceeded, status: http.StatusServiceUnavailable},
+	// The blob store is down or overloaded: nothing happened, try again
+	// (with Retry-After). Before any other row: such an error may also
+	// carry the driver's reading of it.
+	{err: decomposedfs.ErrUnavailable, status: http.StatusServiceUnavailable},
 	{err: decomposedfs.ErrInvalidName, status: http.StatusBadRequest},
 	{err: decomposedfs.ErrInvalidRef, status: http.StatusBadRequest},
 	{err: decomposedfs.ErrInvalidChecksum, status: http.StatusBadRequest},

@@ -58,6 +58,11 @@ func (h *Handler) get(q *davReq) error {
 		lengths: rangeLengths(q.r.Header.Get("Range"), ri.Size),
 	}
 	defer c.Close()
+	if err := c.preopen(q.r); err != nil {
+		// The blob store is down (503), or the content is gone: say so
+		// with a status, not with a 200 cut off after the headers.
+		return fail(err, opRead)
+	}
 	http.ServeContent(q.w, q.r, ri.Name, ri.Mtime, c)
 	if c.err != nil {
 		setLogErr(q.ctx, c.err)
@@ -82,9 +87,46 @@ type lazyContent struct {
 	size    int64
 	lengths map[int64]int64 // range start -> length
 
-	pos int64
-	rc  io.ReadCloser
-	err error
+	pos  int64
+	rc   io.ReadCloser
+	rcAt int64 // the offset rc reads from next
+	err  error
+}
+
+// preopen opens the content before ServeContent writes the headers, where
+// it is clear what will be read: a GET of the whole file or of one range,
+// without the conditional headers that could answer 304 or 412 and read
+// nothing. An error then becomes a status (503 for an unavailable blob
+// store) instead of a 200 cut off after the headers. Other requests stay
+// lazy.
+func (c *lazyContent) preopen(r *http.Request) error {
+	if r.Method != http.MethodGet || c.size == 0 {
+		return nil
+	}
+	for _, h := range []string{"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range"} {
+		if r.Header.Get(h) != "" {
+			return nil
+		}
+	}
+	start, length := int64(0), int64(-1)
+	if r.Header.Get("Range") != "" {
+		if len(c.lengths) != 1 {
+			return nil // several ranges, or one ServeContent will judge
+		}
+		for s, l := range c.lengths {
+			start, length = s, l
+		}
+	}
+	rc, etag, err := c.open(c.ctx, start, length)
+	if err == nil && etag != c.etag {
+		rc.Close()
+		return errorf(http.StatusServiceUnavailable, "%w", errChanged) // replaced since GetMD: try again
+	}
+	if err != nil {
+		return err
+	}
+	c.rc, c.rcAt = rc, start
+	return nil
 }
 
 func (c *lazyContent) Seek(offset int64, whence int) (int64, error) {
@@ -102,17 +144,17 @@ func (c *lazyContent) Seek(offset int64, whence int) (int64, error) {
 	if p < 0 {
 		return 0, errors.New("server: seek before start")
 	}
-	if p != c.pos && c.rc != nil {
-		c.rc.Close()
-		c.rc = nil
-	}
-	c.pos = p
+	c.pos = p // an open rc elsewhere is closed by the next Read
 	return p, nil
 }
 
 func (c *lazyContent) Read(p []byte) (int, error) {
 	if c.pos >= c.size {
 		return 0, io.EOF
+	}
+	if c.rc != nil && c.rcAt != c.pos {
+		c.rc.Close()
+		c.rc = nil
 	}
 	if c.rc == nil {
 		length, ok := c.lengths[c.pos]
@@ -128,10 +170,11 @@ func (c *lazyContent) Read(p []byte) (int, error) {
 			c.err = err
 			return 0, err
 		}
-		c.rc = rc
+		c.rc, c.rcAt = rc, c.pos
 	}
 	n, err := c.rc.Read(p)
 	c.pos += int64(n)
+	c.rcAt = c.pos
 	if err == io.EOF && c.pos < c.size {
 		// This range is done; a later read continues with a new one.
 		c.rc.Close()

@@ -40,6 +40,10 @@ func condError(status int, cond string, format string, args ...any) error {
 	return &httpError{status: status, err: fmt.Errorf(format, args...), cond: cond}
 }
 
+// retryAfter is the Retry-After of a 503, in seconds: long enough for a
+// blob store to come back from a restart or a burst of throttling.
+const retryAfter = "10"
+
 // writeError answers a request with err's status, unless a response has
 // begun already. The body says no more than the status: driver messages
 // name ids and paths that a status of 404 must not reveal.
@@ -60,6 +64,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		// The client is gone, or the server is shutting down: in the
 		// latter case the client may still read this.
 		status = http.StatusServiceUnavailable
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
 	}
 	if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestHeaderFieldsTooLarge {
 		w.Header().Set("Connection", "close")

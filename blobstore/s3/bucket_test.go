@@ -30,8 +30,8 @@ func TestCreateBucket(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "CreateBucket") {
 		t.Fatalf("New on a missing bucket: %v, want a hint at CreateBucket", err)
 	}
-	if s3.IsTransient(err) {
-		t.Errorf("IsTransient(%v) = true for a missing bucket", err)
+	if s3.IsTransient(err) || errors.Is(err, blobstore.ErrUnavailable) {
+		t.Errorf("IsTransient(%v) or ErrUnavailable for a missing bucket", err)
 	}
 
 	o.CreateBucket = true

@@ -94,7 +94,14 @@ func isContextErr(err error) bool {
 func (s *Store) classify(op, key string, err error) error {
 	where := fmt.Sprintf("s3: %s %s/%s%s", op, s.bucket, s.prefix, key)
 	var resp minio.ErrorResponse
-	if !errors.As(err, &resp) {
+	isResp := errors.As(err, &resp)
+	if IsTransient(err) {
+		if isResp {
+			return fmt.Errorf("%s: %w on %s (%s, HTTP %d): %w", where, blobstore.ErrUnavailable, s.endpoint, resp.Code, resp.StatusCode, err)
+		}
+		return fmt.Errorf("%s: %w on %s: %w", where, blobstore.ErrUnavailable, s.endpoint, err)
+	}
+	if !isResp {
 		return fmt.Errorf("%s on %s: %w", where, s.endpoint, err)
 	}
 	detail := fmt.Sprintf("%s, HTTP %d", resp.Code, resp.StatusCode)

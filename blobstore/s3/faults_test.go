@@ -70,8 +70,8 @@ func TestSilentServerTimesOut(t *testing.T) {
 	if !errors.As(err, &netErr) || !netErr.Timeout() {
 		t.Errorf("error %v is not the response timeout", err)
 	}
-	if !s3.IsTransient(err) {
-		t.Errorf("IsTransient(%v) = false, want true", err)
+	if !s3.IsTransient(err) || !errors.Is(err, blobstore.ErrUnavailable) {
+		t.Errorf("IsTransient(%v) = %v, ErrUnavailable %v; want both", err, s3.IsTransient(err), errors.Is(err, blobstore.ErrUnavailable))
 	}
 	if !strings.Contains(err.Error(), endpoint) {
 		t.Errorf("error %q does not name the endpoint", err)
@@ -100,8 +100,8 @@ func TestSilentServerCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("New error = %v, want context.Canceled", err)
 		}
-		if s3.IsTransient(err) {
-			t.Errorf("IsTransient(%v) = true for a cancellation", err)
+		if s3.IsTransient(err) || errors.Is(err, blobstore.ErrUnavailable) {
+			t.Errorf("IsTransient(%v) or ErrUnavailable for a cancellation", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("New did not return after its context was cancelled")
@@ -182,8 +182,8 @@ func TestServiceUnavailableIsRetried(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%s succeeded against a 503 server", c.method)
 		}
-		if !s3.IsTransient(err) {
-			t.Errorf("%s: IsTransient(%v) = false", c.method, err)
+		if !s3.IsTransient(err) || !errors.Is(err, blobstore.ErrUnavailable) {
+			t.Errorf("%s: IsTransient(%v) = %v, ErrUnavailable %v; want both", c.method, err, s3.IsTransient(err), errors.Is(err, blobstore.ErrUnavailable))
 		}
 		if errors.Is(err, blobstore.ErrNotFound) {
 			t.Errorf("%s: a 503 became ErrNotFound: %v", c.method, err)

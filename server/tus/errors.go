@@ -50,6 +50,11 @@ func (s *store) tusError(ctx context.Context, err error) error {
 	if errors.As(err, &te) {
 		return err
 	}
+	if errors.Is(err, decomposedfs.ErrUnavailable) {
+		// The details name the blob store's endpoint: for the log only.
+		s.log.WarnContext(ctx, "tus: blob store unavailable", "err", err)
+		return handler.NewError("ERR_STORAGE_UNAVAILABLE", "the content store is unavailable; retry later", http.StatusServiceUnavailable)
+	}
 	for _, row := range statusTable {
 		if errors.Is(err, row.err) {
 			return handler.NewError(row.code, err.Error(), row.status)
