@@ -15,9 +15,11 @@ import (
 
 // get answers GET and HEAD. Files go through http.ServeContent, which
 // does the conditional headers (If-Match, If-None-Match, If-Modified-Since,
-// If-Unmodified-Since, If-Range) and ranges (multi-range too); the content
-// is opened lazily, at the first read after a seek, for exactly the range
-// being served. A folder gets a small HTML listing.
+// If-Unmodified-Since, If-Range) and ranges (multi-range too). The content
+// of a plain GET or of one range is opened before the headers go out, so
+// that a blob store that is down answers 503, not a 200 cut short; other
+// requests open it lazily, at the first read after a seek, for exactly the
+// range being served. A folder gets a small HTML listing.
 func (h *Handler) get(q *davReq) error {
 	ri, err := h.fs.GetMD(q.ctx, q.t.Ref())
 	if err != nil {
