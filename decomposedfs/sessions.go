@@ -355,6 +355,15 @@ func (w *uploadWriter) tailSize() int64 {
 	return n
 }
 
+// hash adds stored bytes to the whole-content hashes and, if the chunk is
+// verified, to the chunk's.
+func (w *uploadWriter) hash(b []byte) {
+	w.h.Write(b)
+	if w.ch != nil {
+		w.ch.Write(b)
+	}
+}
+
 func (w *uploadWriter) consume(ctx context.Context, r io.Reader) error {
 	sid := w.u.SpaceID
 	for {
@@ -367,18 +376,16 @@ func (w *uploadWriter) consume(ctx context.Context, r io.Reader) error {
 		if rerr == io.ErrUnexpectedEOF || rerr == io.EOF {
 			rerr = nil
 		}
-		if n > 0 {
-			w.h.Write(buf)
-			if w.ch != nil {
-				w.ch.Write(buf)
-			}
-		}
 		full := int64(n) == need && tail+int64(n) == w.u.PartSize && w.u.Offset+int64(n) < w.u.Size
+		// The bytes are hashed only once they are stored: the hash state
+		// is saved with the offset, and bytes that a failed store (S3
+		// down) did not keep come again when the client resumes.
 		switch {
 		case full:
 			if err := w.uploadPart(ctx, buf); err != nil {
 				return err
 			}
+			w.hash(buf)
 			if w.ch == nil {
 				// Without a chunk checksum, every stored part is kept at
 				// once: a writer killed mid-chunk loses at most a part.
@@ -395,6 +402,7 @@ func (w *uploadWriter) consume(ctx context.Context, r io.Reader) error {
 			if err != nil {
 				return fmt.Errorf("decomposedfs: upload %s: store chunk: %w", w.u.ID, err)
 			}
+			w.hash(buf)
 			w.u.Tails = append(w.u.Tails, t)
 			w.added = append(w.added, t)
 		}

@@ -3,11 +3,8 @@ package server_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,72 +13,6 @@ import (
 	"github.com/s3dfs/s3dfs/internal/s3test"
 )
 
-// s3Proxy forwards TCP connections to the S3 server until it is switched
-// off: then it drops every open connection and closes each new one at once,
-// the way an S3 server that crashed or restarts looks to its clients.
-type s3Proxy struct {
-	l      net.Listener
-	target string
-	down   atomic.Bool
-	mu     sync.Mutex
-	conns  map[net.Conn]bool
-}
-
-func startProxy(t *testing.T, target string) *s3Proxy {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &s3Proxy{l: l, target: target, conns: map[net.Conn]bool{}}
-	t.Cleanup(func() { l.Close(); p.setDown(true) })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	return p
-}
-
-func (p *s3Proxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down.Load() {
-		return false
-	}
-	p.conns[c] = true
-	return true
-}
-
-func (p *s3Proxy) serve(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil || !p.track(c) || !p.track(up) {
-		c.Close()
-		if up != nil {
-			up.Close()
-		}
-		return
-	}
-	go func() { io.Copy(up, c); up.Close() }()
-	io.Copy(c, up)
-	c.Close()
-}
-
-func (p *s3Proxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down.Store(down)
-	if down {
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-	}
-}
-
 // TestBlobStoreDown: while the S3 server cannot be reached, reads of
 // content and uploads answer 503 with Retry-After (not 404, not a 200 cut
 // short), metadata requests keep working, and nothing is stored or lost:
@@ -89,9 +20,9 @@ func (p *s3Proxy) setDown(down bool) {
 // before.
 func TestBlobStoreDown(t *testing.T) {
 	cfg := s3test.New(t)
-	proxy := startProxy(t, cfg.Endpoint)
+	proxy := s3test.StartProxy(t, cfg.Endpoint)
 	o := s3.DefaultOptions()
-	o.Endpoint, o.Bucket, o.Region, o.UseTLS = proxy.l.Addr().String(), cfg.Bucket, cfg.Region, cfg.UseTLS
+	o.Endpoint, o.Bucket, o.Region, o.UseTLS = proxy.Addr(), cfg.Bucket, cfg.Region, cfg.UseTLS
 	o.AccessKey, o.SecretKey = cfg.AccessKey, cfg.SecretKey
 	o.MaxRetries, o.DialTimeout, o.ResponseTimeout = 1, 2*time.Second, 5*time.Second
 	store, err := s3.New(context.Background(), o)
@@ -101,7 +32,7 @@ func TestBlobStoreDown(t *testing.T) {
 	e := newEnvOn(t, t.TempDir(), store, "")
 	e.mkcol(home + "/d")
 	e.put(home+"/d/f.txt", "the content")
-	proxy.setDown(true)
+	proxy.SetDown(true)
 
 	for _, r := range []req{
 		{method: "GET", path: home + "/d/f.txt"},
@@ -124,7 +55,7 @@ func TestBlobStoreDown(t *testing.T) {
 	e.must(http.StatusMultiStatus, req{method: "PROPFIND", path: home + "/d", hdr: map[string]string{"Depth": "1"}})
 	e.must(http.StatusOK, req{method: "HEAD", path: home + "/d/f.txt"})
 
-	proxy.setDown(false)
+	proxy.SetDown(false)
 	e.must(http.StatusNotFound, req{method: "GET", path: home + "/d/new.txt"})
 	if got := e.must(http.StatusOK, req{method: "GET", path: home + "/d/f.txt"}); got != "the content" {
 		t.Errorf("after the outage f.txt reads %q", got)
