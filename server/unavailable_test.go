@@ -9,15 +9,19 @@ import (
 	"time"
 
 	"github.com/s3dfs/s3dfs/blobstore/s3"
+	"github.com/s3dfs/s3dfs/decomposedfs/check"
 	"github.com/s3dfs/s3dfs/decomposedfs/check/checktest"
 	"github.com/s3dfs/s3dfs/internal/s3test"
 )
 
 // TestBlobStoreDown: while the S3 server cannot be reached, reads of
-// content and uploads answer 503 with Retry-After (not 404, not a 200 cut
-// short), metadata requests keep working, and nothing is stored or lost:
-// once S3 is back, the failed upload left no file and every file reads as
-// before.
+// content, uploads and copies answer 503 with Retry-After (not 404, not a
+// 200 cut short), requests that touch only metadata (PROPFIND, HEAD, MKCOL,
+// MOVE, purging a trash item) keep working, and nothing is stored or lost:
+// once S3 is back, the failed upload and copy left no file, every file
+// reads as before, and the one leftover, the purged item's blob that S3
+// could not delete then, is what s3dfs check reports and repair removes.
+// The real versitygw is switched off behind a TCP proxy.
 func TestBlobStoreDown(t *testing.T) {
 	cfg := s3test.New(t)
 	proxy := s3test.StartProxy(t, cfg.Endpoint)
@@ -32,6 +36,9 @@ func TestBlobStoreDown(t *testing.T) {
 	e := newEnvOn(t, t.TempDir(), store, "")
 	e.mkcol(home + "/d")
 	e.put(home+"/d/f.txt", "the content")
+	e.put(home+"/d/g.txt", "to the trash")
+	e.must(http.StatusNoContent, req{method: "DELETE", path: home + "/d/g.txt"})
+	g := itemHref(t, trashItems(t, e, req{path: "/dav/trash-bin/alice/"}), "g.txt")
 	proxy.SetDown(true)
 
 	for _, r := range []req{
@@ -39,6 +46,7 @@ func TestBlobStoreDown(t *testing.T) {
 		{method: "GET", path: home + "/d/f.txt", hdr: map[string]string{"Range": "bytes=4-6"}},
 		{method: "PUT", path: home + "/d/new.txt", body: "never stored"},
 		{method: "PUT", path: home + "/d/f.txt", body: "never replaced"},
+		{method: "COPY", path: home + "/d/f.txt", hdr: map[string]string{"Destination": home + "/d/copy.txt"}},
 	} {
 		resp := e.do(r)
 		body, _ := io.ReadAll(resp.Body)
@@ -54,11 +62,22 @@ func TestBlobStoreDown(t *testing.T) {
 	// Metadata needs no S3.
 	e.must(http.StatusMultiStatus, req{method: "PROPFIND", path: home + "/d", hdr: map[string]string{"Depth": "1"}})
 	e.must(http.StatusOK, req{method: "HEAD", path: home + "/d/f.txt"})
+	e.must(http.StatusCreated, req{method: "MKCOL", path: home + "/e"})
+	e.must(http.StatusCreated, req{method: "MOVE", path: home + "/e", hdr: map[string]string{"Destination": home + "/d/e"}})
+	// Purging a trash item forgets its metadata at once; its blob, which
+	// S3 cannot delete now, is left for s3dfs check to find.
+	e.must(http.StatusNoContent, req{method: "DELETE", path: g})
 
 	proxy.SetDown(false)
 	e.must(http.StatusNotFound, req{method: "GET", path: home + "/d/new.txt"})
+	e.must(http.StatusNotFound, req{method: "GET", path: home + "/d/copy.txt"})
 	if got := e.must(http.StatusOK, req{method: "GET", path: home + "/d/f.txt"}); got != "the content" {
 		t.Errorf("after the outage f.txt reads %q", got)
 	}
+	fds, _ := checktest.Check(t, e.fs, nil)
+	if codes := checktest.Codes(fds); len(codes) != 1 || codes[0] != check.BlobOrphan || fds[0].Bytes != int64(len("to the trash")) {
+		t.Fatalf("after the outage the check found %v, want the purged item's blob as the one orphan", fds)
+	}
+	checktest.Repair(t, e.fs)
 	checktest.AssertClean(t, e.fs)
 }
