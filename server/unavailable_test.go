@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3dfs/s3dfs/blobstore"
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/decomposedfs/check"
 	"github.com/s3dfs/s3dfs/decomposedfs/check/checktest"
@@ -79,5 +81,87 @@ func TestBlobStoreDown(t *testing.T) {
 		t.Fatalf("after the outage the check found %v, want the purged item's blob as the one orphan", fds)
 	}
 	checktest.Repair(t, e.fs)
+	checktest.AssertClean(t, e.fs)
+}
+
+// TestBlobStoreDownMidUpload: S3 goes away while a large PUT streams (its
+// first multipart part already stored): the PUT answers 503, no file and
+// no object appear, and the file it would have replaced is intact.
+func TestBlobStoreDownMidUpload(t *testing.T) {
+	cfg := s3test.New(t)
+	proxy := s3test.StartProxy(t, cfg.Endpoint)
+	o := s3.DefaultOptions()
+	o.Endpoint, o.Bucket, o.Region, o.UseTLS = proxy.Addr(), cfg.Bucket, cfg.Region, cfg.UseTLS
+	o.AccessKey, o.SecretKey = cfg.AccessKey, cfg.SecretKey
+	o.PartSize, o.Concurrency = 5<<20, 1
+	o.MaxRetries, o.DialTimeout, o.ResponseTimeout = 1, 2*time.Second, 5*time.Second
+	store, err := s3.New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvOn(t, t.TempDir(), store, "")
+	e.put(home+"/big.bin", "the old content")
+	objects := func() int {
+		n := 0
+		if err := store.List(context.Background(), "", func(blobstore.Info) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := objects()
+
+	const size = 24 << 20
+	pr, pw := io.Pipe()
+	hr, err := http.NewRequest("PUT", e.srv.URL+home+"/big.bin", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.ContentLength = size
+	hr.SetBasicAuth(alice, alicePW)
+	done := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- resp
+	}()
+	chunk := bytes.Repeat([]byte("x"), 1<<20)
+	for i := 0; i < 12; i++ { // two parts and more
+		if _, err := pw.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let the parts reach S3
+	proxy.SetDown(true)
+	go func() {
+		for i := 12; i < size>>20; i++ {
+			if _, err := pw.Write(chunk); err != nil {
+				return // the server gave up on the body
+			}
+		}
+		pw.Close()
+	}()
+	var resp *http.Response
+	select {
+	case resp = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the PUT did not end after S3 went away")
+	}
+	if resp == nil {
+		return
+	}
+	resp.Body.Close()
+	pr.CloseWithError(io.ErrClosedPipe)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("PUT with S3 gone mid-body: %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	proxy.SetDown(false)
+	if got := e.must(http.StatusOK, req{method: "GET", path: home + "/big.bin"}); got != "the old content" {
+		t.Errorf("the replaced file reads %d bytes, want the old content", len(got))
+	}
+	if n := objects(); n != before {
+		t.Errorf("%d objects after the failed PUT, %d before", n, before)
+	}
 	checktest.AssertClean(t, e.fs)
 }
