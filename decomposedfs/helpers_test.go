@@ -18,6 +18,7 @@ import (
 	"github.com/s3dfs/s3dfs/decomposedfs/fstest"
 	"github.com/s3dfs/s3dfs/internal/pgtest"
 	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/internal/s3test/s3store"
 	"github.com/s3dfs/s3dfs/metadata"
 	"github.com/s3dfs/s3dfs/metadata/mpk"
 	sqlmeta "github.com/s3dfs/s3dfs/metadata/sql"
@@ -111,9 +112,32 @@ func (e *env) needMPK(t testing.TB, why string) {
 	}
 }
 
+// openChildFS opens the FS of a worker process: mpk at root, content in
+// the posix directory blobDir if it is set, else in cfg's S3 bucket.
+func openChildFS(root string, cfg s3test.Config, blobDir string) (*decomposedfs.FS, func(), error) {
+	meta, err := mpk.New(mpk.DefaultOptions(root))
+	if err != nil {
+		return nil, nil, err
+	}
+	var blobs blobstore.Store
+	if blobDir != "" {
+		blobs, err = posix.New(blobDir, posix.DefaultOptions())
+	} else {
+		blobs, err = openS3(cfg)
+	}
+	var fs *decomposedfs.FS
+	if err == nil {
+		fs, err = decomposedfs.New(meta, blobs, decomposedfs.DefaultOptions())
+	}
+	if err != nil {
+		meta.Close()
+		return nil, nil, err
+	}
+	return fs, func() { fs.Close(); meta.Close() }, nil
+}
+
 func openS3(cfg s3test.Config) (*s3.Store, error) {
-	o := s3.DefaultOptions()
-	o.Endpoint, o.Bucket, o.AccessKey, o.SecretKey, o.Region, o.UseTLS = cfg.Endpoint, cfg.Bucket, cfg.AccessKey, cfg.SecretKey, cfg.Region, cfg.UseTLS
+	o := s3store.Options(cfg)
 	o.PartSize = 5 << 20
 	return s3.New(context.Background(), o)
 }

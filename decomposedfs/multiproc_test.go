@@ -106,22 +106,12 @@ func runWorker() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	meta, err := mpk.New(mpk.DefaultOptions(cfg.Root))
+	fs, closeFS, err := openChildFS(cfg.Root, cfg.S3, "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	defer meta.Close()
-	blobs, err := openS3(cfg.S3)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	fs, err := decomposedfs.New(meta, blobs, decomposedfs.DefaultOptions())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
+	defer closeFS()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(cfg.Seed, 42))
 	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }

@@ -14,11 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s3dfs/s3dfs/blobstore"
-	"github.com/s3dfs/s3dfs/blobstore/posix"
 	"github.com/s3dfs/s3dfs/decomposedfs"
 	"github.com/s3dfs/s3dfs/internal/s3test"
-	"github.com/s3dfs/s3dfs/metadata/mpk"
 )
 
 func (e *env) setQuota(t testing.TB, q int64) {
@@ -348,28 +345,12 @@ func runQuotaWorker() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	meta, err := mpk.New(mpk.DefaultOptions(cfg.Root))
+	fs, closeFS, err := openChildFS(cfg.Root, cfg.S3, cfg.Blobs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	defer meta.Close()
-	var blobs blobstore.Store
-	if cfg.Blobs != "" {
-		blobs, err = posix.New(cfg.Blobs, posix.DefaultOptions())
-	} else {
-		blobs, err = openS3(cfg.S3)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	fs, err := decomposedfs.New(meta, blobs, decomposedfs.DefaultOptions())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	defer fs.Close()
+	defer closeFS()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(uint64(cfg.Worker), 7))
 	var out []quotaUpload

@@ -12,15 +12,13 @@ import (
 	"github.com/s3dfs/s3dfs/blobstore"
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/internal/s3test/s3store"
 )
 
 // The whole WebDAV flow on a real S3 server.
 func TestOnS3(t *testing.T) {
 	cfg := s3test.New(t)
-	o := s3.DefaultOptions()
-	o.Endpoint, o.Bucket, o.Region, o.UseTLS = cfg.Endpoint, cfg.Bucket, cfg.Region, cfg.UseTLS
-	o.AccessKey, o.SecretKey = cfg.AccessKey, cfg.SecretKey
-	store, err := s3.New(context.Background(), o)
+	store, err := s3.New(context.Background(), s3store.Options(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/s3dfs/s3dfs/decomposedfs/check"
 	"github.com/s3dfs/s3dfs/decomposedfs/check/checktest"
 	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/internal/s3test/s3store"
 )
 
 // TestBlobStoreDown: while the S3 server cannot be reached, reads of
@@ -27,9 +28,8 @@ import (
 func TestBlobStoreDown(t *testing.T) {
 	cfg := s3test.New(t)
 	proxy := s3test.StartProxy(t, cfg.Endpoint)
-	o := s3.DefaultOptions()
-	o.Endpoint, o.Bucket, o.Region, o.UseTLS = proxy.Addr(), cfg.Bucket, cfg.Region, cfg.UseTLS
-	o.AccessKey, o.SecretKey = cfg.AccessKey, cfg.SecretKey
+	o := s3store.Options(cfg)
+	o.Endpoint = proxy.Addr()
 	o.MaxRetries, o.DialTimeout, o.ResponseTimeout = 1, 2*time.Second, 5*time.Second
 	store, err := s3.New(context.Background(), o)
 	if err != nil {
@@ -90,9 +90,8 @@ func TestBlobStoreDown(t *testing.T) {
 func TestBlobStoreDownMidUpload(t *testing.T) {
 	cfg := s3test.New(t)
 	proxy := s3test.StartProxy(t, cfg.Endpoint)
-	o := s3.DefaultOptions()
-	o.Endpoint, o.Bucket, o.Region, o.UseTLS = proxy.Addr(), cfg.Bucket, cfg.Region, cfg.UseTLS
-	o.AccessKey, o.SecretKey = cfg.AccessKey, cfg.SecretKey
+	o := s3store.Options(cfg)
+	o.Endpoint = proxy.Addr()
 	o.PartSize, o.Concurrency = 5<<20, 1
 	o.MaxRetries, o.DialTimeout, o.ResponseTimeout = 1, 2*time.Second, 5*time.Second
 	store, err := s3.New(context.Background(), o)

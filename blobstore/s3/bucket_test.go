@@ -13,17 +13,11 @@ import (
 	"github.com/s3dfs/s3dfs/blobstore"
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/internal/s3test/s3store"
 )
 
-func optionsFor(cfg s3test.Config) s3.Options {
-	o := s3.DefaultOptions()
-	o.Endpoint, o.Bucket, o.Region = cfg.Endpoint, cfg.Bucket, cfg.Region
-	o.AccessKey, o.SecretKey, o.UseTLS = cfg.AccessKey, cfg.SecretKey, cfg.UseTLS
-	return o
-}
-
 func TestCreateBucket(t *testing.T) {
-	o := optionsFor(s3test.New(t))
+	o := s3store.Options(s3test.New(t))
 	o.Bucket = s3test.BucketName("created-" + t.Name())
 
 	_, err := s3.New(t.Context(), o)

@@ -8,6 +8,7 @@ import (
 	"github.com/s3dfs/s3dfs/blobstore/blobstoretest"
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/internal/s3test/s3store"
 )
 
 func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
@@ -24,7 +25,7 @@ func newStore(t testing.TB, adjust func(*s3.Options)) *s3.Store {
 func newShared(t testing.TB, adjust func(*s3.Options)) (*s3.Store, func() blobstore.Store) {
 	t.Helper()
 	cfg := s3test.New(t)
-	opts := optionsFor(cfg)
+	opts := s3store.Options(cfg)
 	opts.PartSize = blobstoretest.PartSize
 	if adjust != nil {
 		adjust(&opts)

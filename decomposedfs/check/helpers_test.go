@@ -13,6 +13,7 @@ import (
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/decomposedfs"
 	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/internal/s3test/s3store"
 	"github.com/s3dfs/s3dfs/metadata/mpk"
 )
 
@@ -94,8 +95,7 @@ func (e *env) reopen(t testing.TB) {
 }
 
 func openS3(cfg s3test.Config) (*s3.Store, error) {
-	o := s3.DefaultOptions()
-	o.Endpoint, o.Bucket, o.AccessKey, o.SecretKey, o.Region, o.UseTLS = cfg.Endpoint, cfg.Bucket, cfg.AccessKey, cfg.SecretKey, cfg.Region, cfg.UseTLS
+	o := s3store.Options(cfg)
 	o.PartSize = 5 << 20
 	return s3.New(context.Background(), o)
 }

@@ -345,13 +345,14 @@ func (b *Backend) ReadFolder(ctx context.Context, sid, id string, fn func(Folder
 	if ust.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return st, &os.PathError{Op: "open", Path: dir, Err: unix.ENOTDIR}
 	}
-	return st, readEntries(ctx, f, dfd, dir, id, fn)
+	return st, readEntries(ctx, f, dfd, dir, "folder "+id, fn)
 }
 
-// readEntries calls fn for every entry of the open folder directory f
-// (descriptor dfd, path dir, of folder id), scanBatch at a time. An entry
-// removed between the directory read and its readlink is skipped.
-func readEntries(ctx context.Context, f *os.File, dfd int, dir, id string, fn func(FolderEntry) error) error {
+// readEntries calls fn for every entry of the open directory of links f
+// (descriptor dfd, path dir; what names it in errors), scanBatch at a
+// time. An entry removed between the directory read and its readlink is
+// skipped.
+func readEntries(ctx context.Context, f *os.File, dfd int, dir, what string, fn func(FolderEntry) error) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -375,7 +376,7 @@ func readEntries(ctx context.Context, f *os.File, dfd int, dir, id string, fn fu
 			return nil
 		}
 		if rerr != nil {
-			return fmt.Errorf("mpk: read folder %s: %w", id, rerr)
+			return fmt.Errorf("mpk: read %s: %w", what, rerr)
 		}
 	}
 }
@@ -431,33 +432,7 @@ func (b *Backend) ScanTrash(ctx context.Context, sid string, fn func(TrashEntry)
 		return fmt.Errorf("mpk: scan trash: %w", err)
 	}
 	defer f.Close()
-	dfd := int(f.Fd())
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		des, rerr := f.ReadDir(scanBatch)
-		for _, de := range des {
-			e := TrashEntry{Name: de.Name(), Type: de.Type()}
-			if e.Type&fs.ModeType != fs.ModeSymlink {
-				e.Err = fmt.Errorf("%w: trash entry %s is not a link", metadata.ErrCorrupt, e.Name)
-			} else {
-				e.Target, e.Err = readLinkAt(dfd, dir, e.Name)
-				if errors.Is(e.Err, fs.ErrNotExist) {
-					continue // removed since the directory was read
-				}
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return fmt.Errorf("mpk: scan trash: %w", rerr)
-		}
-	}
+	return readEntries(ctx, f, int(f.Fd()), dir, "trash of space "+sid, func(e FolderEntry) error { return fn(TrashEntry(e)) })
 }
 
 // SpaceEntry is one name below the spaces directory.
@@ -706,5 +681,5 @@ func (r *SpaceReader) Folder(ctx context.Context, id string, fn func(FolderEntry
 		return cache.Stamp{}, &os.PathError{Op: "fstat", Path: dir, Err: err}
 	}
 	st := cache.StampOf(&ust)
-	return st, readEntries(ctx, f, fd, dir, id, fn)
+	return st, readEntries(ctx, f, fd, dir, "folder "+id, fn)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/s3dfs/s3dfs/decomposedfs/check/checktest"
 	"github.com/s3dfs/s3dfs/decomposedfs/fstest"
 	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/internal/s3test/s3store"
 	"github.com/s3dfs/s3dfs/metadata"
 	"github.com/s3dfs/s3dfs/metadata/mpk"
 	"github.com/s3dfs/s3dfs/server/tus"
@@ -63,10 +64,7 @@ func (st stores) open() (*instance, error) {
 	}
 	in := &instance{meta: meta}
 	if st.S3 != nil {
-		o := s3.DefaultOptions()
-		c := st.S3
-		o.Endpoint, o.Bucket, o.AccessKey, o.SecretKey, o.Region, o.UseTLS = c.Endpoint, c.Bucket, c.AccessKey, c.SecretKey, c.Region, c.UseTLS
-		in.blobs, err = s3.New(context.Background(), o)
+		in.blobs, err = s3.New(context.Background(), s3store.Options(*st.S3))
 	} else {
 		in.blobs, err = posix.New(st.Root+"/blobs", posix.DefaultOptions())
 	}
