@@ -107,7 +107,7 @@ func newEnv(t testing.TB, kind blobKind) *env {
 // is on another backend.
 func (e *env) needMPK(t testing.TB, why string) {
 	t.Helper()
-	if e.mpk == nil || metaKind() != "mpk" {
+	if metaKind() != "mpk" {
 		t.Skipf("%s: needs metadata/mpk, this run is on %s", why, metaKind())
 	}
 }
