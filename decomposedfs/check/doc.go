@@ -20,6 +20,7 @@
 //	space.root           error    root folder record or directory broken    -> rebuild-record, make-dir
 //	node.outside-space   error    node file no id maps to, or naming another node or space -> move-aside, rewrite-record
 //	record.corrupt       error    record that does not decode               -> rebuild-record (linked), move-aside
+//	record.empty         warning  empty record nothing links to (interrupted create) -> move-aside
 //	record.invalid       error    record missing or breaking a required field -> rebuild-record, move-aside
 //	link.invalid         error    folder entry that is not a link to an id  -> unlink-entry
 //	link.dangling        error    folder entry to a node without record     -> unlink-entry

@@ -99,6 +99,7 @@ const (
 	SpaceRoot         Code = "space.root"
 	NodeOutsideSpace  Code = "node.outside-space"
 	RecordCorrupt     Code = "record.corrupt"
+	RecordEmpty       Code = "record.empty"
 	RecordInvalid     Code = "record.invalid"
 	LinkDangling      Code = "link.dangling"
 	LinkInvalid       Code = "link.invalid"
@@ -140,6 +141,7 @@ var classes = []Class{
 	{SpaceRoot, Error, PhaseNodes, "space root folder record or directory missing or unreadable", []Remedy{RemedyRebuildRecord, RemedyMakeDir}, 1},
 	{NodeOutsideSpace, Error, PhaseNodes, "node record or directory at a place no node of any space maps to, or a record naming another node or space", []Remedy{RemedyMoveAside, RemedyRewriteRecord}, 2},
 	{RecordCorrupt, Error, PhaseNodes, "node record that cannot be decoded (empty, truncated, garbage)", []Remedy{RemedyRebuildRecord, RemedyMoveAside}, 2},
+	{RecordEmpty, Warning, PhaseNodes, "empty node record that nothing links to (a create cut short between creating the record and writing it)", []Remedy{RemedyMoveAside}, 2},
 	{RecordInvalid, Error, PhaseNodes, "node record that decodes but misses or breaks a required field", []Remedy{RemedyRebuildRecord, RemedyMoveAside}, 2},
 	{LinkInvalid, Error, PhaseNodes, "folder entry that is not a link to a node id", []Remedy{RemedyUnlinkEntry}, 3},
 	{LinkDangling, Error, PhaseNodes, "folder entry linking to a node that has no record", []Remedy{RemedyUnlinkEntry}, 3},

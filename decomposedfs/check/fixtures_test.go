@@ -350,6 +350,25 @@ var fixtures = []fixture{
 				}
 			}}
 	}},
+	{code: check.RecordEmpty, break_: func(t *testing.T, e *env, b *base) want {
+		// A create killed between creating its record and writing it: a
+		// leftover like an unlinked record, so a warning, not an error.
+		id := uuid.NewString()
+		p := e.meta.RecordPath(e.sid, id)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, nil, 0o644))
+		return want{codes: []check.Code{check.RecordEmpty}, node: id, remedy: check.RemedyMoveAside,
+			evidence: func(t *testing.T, f *check.Finding) {
+				if f.Severity != check.Warning {
+					t.Errorf("an empty unlinked record is a %s, want a warning", f.Severity)
+				}
+			},
+			after: func(t *testing.T) {
+				if exists(p) {
+					t.Errorf("the empty record is still there")
+				}
+			}}
+	}},
 	{code: check.RecordInvalid, break_: func(t *testing.T, e *env, b *base) want {
 		sub := b.ids["/docs/sub"]
 		data, err := os.ReadFile(e.meta.RecordPath(e.sid, sub))

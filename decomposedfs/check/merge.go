@@ -190,6 +190,13 @@ func (sc *spaceCheck) unvisited(id string, pend, trashEntry bool) bool {
 		}
 		f := sc.recordFinding(id, rec, false)
 		f.Detail = "an unlinked record that cannot be read: " + f.Detail
+		if rec.State == mpk.RecordUndecodable && rec.Bytes == 0 {
+			// A create killed between creating its record and writing
+			// it: the same leftover as an unlinked record, no loss.
+			cl := classByCode[RecordEmpty]
+			f.Code, f.Severity = cl.Code, cl.Severity
+			f.Detail = "an empty record nothing links to (a create cut short before it wrote the record)"
+		}
 		sc.hold.add(f, recordSubject(rp, rec))
 		return isFile
 	}

@@ -39,6 +39,11 @@ type RepairOptions struct {
 	Now func() time.Time
 	// Outcome, if not nil, sees the outcome of every finding acted on.
 	Outcome func(*Outcome)
+	// Limit is the blast-radius guard (guard.go; nil: DefaultLimit): a
+	// report whose repair would move or quarantine more is refused with a
+	// TooLargeError before anything changes, unless Force is set.
+	Limit *Limit
+	Force bool
 }
 
 // Outcome is what a repair did about one finding.
@@ -119,6 +124,13 @@ func NewRepairer(meta *mpk.Backend, blobs blobstore.Store, opts RepairOptions) (
 	if !strings.HasSuffix(opts.QuarantinePrefix, "/") || hexPair(opts.QuarantinePrefix) {
 		return nil, fmt.Errorf("check: quarantine prefix %q must end in / and not start with two hex digits", opts.QuarantinePrefix)
 	}
+	if opts.Limit == nil {
+		l := DefaultLimit
+		opts.Limit = &l
+	}
+	if err := opts.Limit.Validate(); err != nil {
+		return nil, err
+	}
 	return &Repairer{meta: meta, blobs: blobs, opts: opts, dir: RunDir(meta.Root(), opts.Run)}, nil
 }
 
@@ -137,6 +149,15 @@ func (rp *Repairer) Apply(ctx context.Context, path string) (*RepairSummary, err
 	}
 	if sum == nil {
 		return nil, ErrNoSummary
+	}
+	if !rp.opts.Force {
+		b, err := Assess(path, rp.opts.Phases)
+		if err != nil {
+			return nil, err
+		}
+		if b.over(*rp.opts.Limit) {
+			return nil, &TooLargeError{Blast: b, Limit: *rp.opts.Limit}
+		}
 	}
 	rp.ctx = ctx
 	rp.cutoff = sum.Cutoff.UnixNano()
@@ -255,7 +276,7 @@ func (rp *Repairer) fix(f *Finding) (string, error) {
 		return rp.fixSpaceRecord(f)
 	case SpaceRoot:
 		return rp.fixSpaceRoot(f)
-	case NodeOutsideSpace, RecordCorrupt, RecordInvalid:
+	case NodeOutsideSpace, RecordCorrupt, RecordEmpty, RecordInvalid:
 		return rp.fixRecord(f)
 	case LinkInvalid, LinkDangling, LinkDuplicate:
 		return rp.fixEntry(f)

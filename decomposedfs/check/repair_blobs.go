@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,6 +37,10 @@ func (rp *Repairer) fixBlobMissing(f *Finding) (string, error) {
 		if rp.hot(id, n.Stamp.Ctime) {
 			return skip("the record changed after the check")
 		}
+		if err := rp.man.add(ManifestEntry{Op: OpContent, Code: f.Code, From: f.Path, Space: sid, Node: id, Time: rp.now(),
+			Old: &NodeState{BlobID: n.BlobID, Size: n.Size, Sums: n.Checksums}}); err != nil {
+			return err
+		}
 		oldSize = n.Size
 		rp.markProps(n, f)
 		n.Props[PropMissingBlob] = n.BlobID
@@ -61,6 +64,10 @@ func (rp *Repairer) fixBlobMissing(f *Finding) (string, error) {
 	}
 	name, err := rp.freeName(sid, lf, n.Name, id)
 	if err != nil {
+		return "", err
+	}
+	if err := rp.man.add(ManifestEntry{Op: OpRelink, Code: f.Code, From: f.Path, To: "/lost+found/" + rp.opts.Run + "/" + name,
+		Space: sid, Node: id, Time: rp.now(), Old: &NodeState{Parent: n.ParentID, Name: n.Name, Linked: true}, New: &Link{Parent: lf, Name: name}}); err != nil {
 		return "", err
 	}
 	res, err := rp.meta.MoveNode(rp.ctx, sid, id, lf, name, false)
@@ -361,114 +368,6 @@ func (rp *Repairer) fixUpload(f *Finding) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("aborted the upload; %d blob(s) to quarantine", n), nil
-}
-
-// UndoSummary says what Undo did.
-type UndoSummary struct {
-	Restored  int      `json:"restored"`
-	Conflicts []string `json:"conflicts,omitempty"` // not restored: something is there again
-	Kept      []string `json:"kept,omitempty"`      // copies of replaced records, left where they are
-}
-
-// Undo brings back what repair run took out of the store: blobs from the
-// quarantine prefix, files from the run's quarantine directory, in reverse
-// order. Nothing is overwritten: where something is in the way again, the
-// entry is reported as a conflict and left. Copies of records the run
-// replaced are listed, not put back (the rebuilt record is the better
-// one). The caller holds the run lock.
-func Undo(ctx context.Context, meta *mpk.Backend, blobs blobstore.Store, run string) (*UndoSummary, error) {
-	if !ValidRunID(run) {
-		return nil, fmt.Errorf("check: %q is not a run id", run)
-	}
-	if !isDirPath(RunDir(meta.Root(), run)) {
-		return nil, fmt.Errorf("check: %w: run %s", metadata.ErrNotFound, run)
-	}
-	if exists(RunDir(meta.Root(), run) + "/purged") {
-		return nil, fmt.Errorf("check: the quarantine of run %s was purged", run)
-	}
-	entries, err := ReadManifest(meta.Root(), run)
-	if err != nil {
-		return nil, err
-	}
-	out := &UndoSummary{}
-	for i := len(entries) - 1; i >= 0; i-- {
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-		e := entries[i]
-		switch e.Op {
-		case "saved":
-			out.Kept = append(out.Kept, e.To)
-		case "file":
-			from, to := meta.Root()+"/"+e.From, meta.Root()+"/"+e.To
-			if strings.Contains(e.From, "..") || strings.Contains(e.To, "..") {
-				return out, fmt.Errorf("check: manifest entry %q -> %q leaves the root", e.From, e.To)
-			}
-			if !exists(to) {
-				continue // never moved (a crash before the move) or restored already
-			}
-			if exists(from) {
-				out.Conflicts = append(out.Conflicts, e.From)
-				continue
-			}
-			if err := renameMkdir(to, from); err != nil {
-				return out, err
-			}
-			out.Restored++
-		case "blob":
-			if blobs == nil {
-				return out, fmt.Errorf("check: undo of run %s needs the blob store", run)
-			}
-			restored, err := undoBlob(ctx, blobs, e)
-			if err != nil {
-				return out, err
-			}
-			switch restored {
-			case 1:
-				out.Restored++
-			case -1:
-				out.Conflicts = append(out.Conflicts, e.From)
-			}
-		}
-	}
-	return out, nil
-}
-
-// undoBlob copies a quarantined blob back: 1 restored, 0 nothing to do,
-// -1 conflict.
-func undoBlob(ctx context.Context, blobs blobstore.Store, e ManifestEntry) (int, error) {
-	qi, err := blobs.Stat(ctx, e.To)
-	if errors.Is(err, blobstore.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	if _, err := blobs.Stat(ctx, e.From); err == nil {
-		// The original is there: a crash between copy and delete, or
-		// restored before. Drop the quarantine copy only if equal.
-		return -1, nil
-	} else if !errors.Is(err, blobstore.ErrNotFound) {
-		return 0, err
-	}
-	md := qi.Metadata
-	if c, ok := blobs.(blobstore.Copier); ok {
-		_, err = c.Copy(ctx, e.To, e.From, blobstore.PutOptions{Metadata: md})
-	} else {
-		var rc io.ReadCloser
-		rc, err = blobs.Open(ctx, e.To, 0, -1)
-		if err == nil {
-			_, err = blobs.Put(ctx, e.From, rc, qi.Size, blobstore.PutOptions{Metadata: md})
-			rc.Close()
-		}
-	}
-	if err != nil {
-		return 0, fmt.Errorf("check: restore %s: %w", e.From, err)
-	}
-	if err := blobs.Delete(ctx, e.To); err != nil {
-		return 1, fmt.Errorf("check: restore %s: %w", e.From, err)
-	}
-	return 1, nil
 }
 
 // PurgeSummary says what PurgeQuarantine deleted.

@@ -446,6 +446,14 @@ func (rp *Repairer) toLostAndFound(f *Finding, from *Link) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	was := &NodeState{Parent: n.ParentID, Name: n.Name, Trashed: n.Trashed}
+	if from != nil {
+		was = &NodeState{Parent: from.Parent, Name: from.Name, Linked: true}
+	}
+	if err := rp.man.add(ManifestEntry{Op: OpRelink, Code: f.Code, From: f.Path, To: "/lost+found/" + rp.opts.Run + "/" + name,
+		Space: sid, Node: id, Time: rp.now(), Old: was, New: &Link{Parent: lf, Name: name}}); err != nil {
+		return "", err
+	}
 	_, moved, err := rp.meta.RelinkNode(rp.ctx, sid, id, lf, name, fromRef, func(m *metadata.Node) error {
 		m.Trashed = 0
 		rp.markProps(m, f)
@@ -513,6 +521,9 @@ func (rp *Repairer) ensureFolder(sid, parent, base string) (string, error) {
 		}
 		now := cache.NextTime()
 		nn := &metadata.Node{ID: uuid.NewString(), SpaceID: sid, ParentID: parent, Name: name, Type: metadata.TypeDir, Mtime: now, Btime: now}
+		if err := rp.man.add(ManifestEntry{Op: OpMade, Space: sid, Node: nn.ID, Time: rp.now(), New: &Link{Parent: parent, Name: name}}); err != nil {
+			return "", err
+		}
 		err = rp.meta.CreateNode(rp.ctx, nn)
 		if errors.Is(err, metadata.ErrExist) {
 			i-- // someone else made it: look again

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/s3dfs/s3dfs/metadata"
 )
 
 // What the checker keeps below the root of the node store:
@@ -131,17 +133,50 @@ func LastSummary(root string) (*Summary, error) {
 	return s, json.Unmarshal(b, s)
 }
 
-// ManifestEntry is one thing a repair took out of the store.
+// ManifestEntry is one thing a repair took out of the store or out of its
+// place, written before the repair does it.
 type ManifestEntry struct {
-	// Op is "file" (a metadata file or directory moved to the run's
-	// quarantine), "blob" (a blob moved under the quarantine prefix) or
-	// "saved" (a copy of a record the repair replaced; kept, not undone).
+	// Op is one of the Op* constants.
 	Op   string    `json:"op"`
 	Code Code      `json:"code,omitempty"`
-	From string    `json:"from"` // a path relative to the root, or a blob key
+	From string    `json:"from"` // a path relative to the root, a blob key, or (relink) the node's old path
 	To   string    `json:"to"`   // where it is now
 	Size int64     `json:"size,omitempty"`
 	Time time.Time `json:"time"`
+
+	// Space and Node name the node of a relink, content or made entry.
+	Space string `json:"space,omitempty"`
+	Node  string `json:"node,omitempty"`
+	// Old is what a relink or content entry changed: the node's place
+	// before (and whether a folder entry linked it there), its trash
+	// mark, or its content.
+	Old *NodeState `json:"old,omitempty"`
+	// New is the folder entry a relink linked the node as, or a made
+	// folder's.
+	New *Link `json:"new,omitempty"`
+}
+
+// Manifest operations.
+const (
+	OpFile    = "file"    // a metadata file or directory moved to the run's quarantine
+	OpBlob    = "blob"    // a blob moved under the quarantine prefix
+	OpSaved   = "saved"   // a copy of a record the repair replaced (kept, not undone)
+	OpRelink  = "relink"  // a node linked into lost+found (Old: where it was)
+	OpContent = "content" // a file's content taken from its record (Old: its blob)
+	OpMade    = "made"    // a folder the repair created (lost+found/<run>)
+)
+
+// NodeState is what a repair changed of a node, for undo.
+type NodeState struct {
+	Parent string `json:"parent,omitempty"`
+	Name   string `json:"name,omitempty"`
+	// Linked: the node had a folder entry at Parent/Name (else nothing
+	// linked it: its record named Parent and Name).
+	Linked  bool               `json:"linked,omitempty"`
+	Trashed int64              `json:"trashed,omitempty"`
+	BlobID  string             `json:"blob_id,omitempty"`
+	Size    int64              `json:"size,omitempty"`
+	Sums    metadata.Checksums `json:"checksums,omitzero"`
 }
 
 // manifest appends entries to a run's manifest, each flushed to disk

@@ -39,7 +39,7 @@ type spaceJSON struct {
 
 func TestSpaceCommands(t *testing.T) {
 	cleanStoreEnv(t)
-	root := t.TempDir()
+	root := newStore(t)
 	t.Setenv("S3DFS_ROOT", root)
 	id := strings.TrimSpace(cliOK(t, "space", "create", "--owner", "alice", "--quota", "1KiB", "--description", "Q3 numbers", "Finance"))
 	if len(id) != 36 {
@@ -114,7 +114,7 @@ type trashJSON struct {
 
 func TestTrashCommands(t *testing.T) {
 	cleanStoreEnv(t)
-	t.Setenv("S3DFS_ROOT", t.TempDir())
+	t.Setenv("S3DFS_ROOT", newStore(t))
 	cliOK(t, "fs", "mkdir", "-p", "/a/dir")
 	cliOK(t, "fs", "put", localFile(t, "one"), "/a/one")
 	cliOK(t, "fs", "put", localFile(t, "xy"), "/a/dir/x")
@@ -181,7 +181,7 @@ type revJSON struct {
 
 func TestVersionsCommands(t *testing.T) {
 	cleanStoreEnv(t)
-	t.Setenv("S3DFS_ROOT", t.TempDir())
+	t.Setenv("S3DFS_ROOT", newStore(t))
 	for _, c := range []string{"one", "two!", "three"} {
 		cliOK(t, "fs", "put", localFile(t, c), "/f")
 	}
@@ -227,7 +227,7 @@ type grantJSON struct {
 
 func TestShareCommands(t *testing.T) {
 	cleanStoreEnv(t)
-	root := t.TempDir()
+	root := newStore(t)
 	t.Setenv("S3DFS_ROOT", root)
 	t.Setenv("S3DFS_USERS", "")
 	cliOK(t, "fs", "mkdir", "-p", "/a/b")

@@ -38,6 +38,9 @@ type checkConfig struct {
 	progress      choice
 	olderThan     time.Duration
 	purgeDryRunOK bool
+	force         bool
+	guardShare    percent
+	guardMin      int64
 }
 
 // checkExit gives an error of the check command its exit code: 3, the
@@ -106,6 +109,13 @@ a check that could not read everything, nothing leaves the store at all. One
 repair at a time (a run lock). The last check's summary is kept in
 <root>/check/last-summary.json.
 
+A blast-radius guard stops a repair that would move more than --guard-share
+(default 5%) of the nodes to lost+found, or quarantine more than that share of
+the blobs, before it changes anything: crash leftovers are a small share of
+any store, while a wrong or emptied bucket makes nearly every file's blob
+"missing". The report stays; --force (with --repair or --apply-from) repairs
+all the same.
+
 Output: one line per finding and a summary; --json prints NDJSON instead:
 {"type":"finding",...} lines, then {"type":"summary",...} with counts and
 bytes per code and per space (where the bytes are: live, trash, lost,
@@ -149,6 +159,10 @@ wrong command line).
 	f.Var(&c.sortMemory, "sort-memory", "memory of each external sort before it spills to --tmp-dir")
 	f.StringVar(&c.quarantine, "quarantine-prefix", check.DefaultQuarantinePrefix, "blob key `PREFIX` quarantined blobs go under")
 	f.Var(&c.progress, "progress", "progress bar on stderr")
+	c.guardShare = percent(check.DefaultLimit.Share)
+	f.BoolVar(&c.force, "force", false, "repair even what the blast-radius guard stops (see --guard-share)")
+	f.Var(&c.guardShare, "guard-share", "a repair that would move more than this share of the nodes to lost+found, or quarantine more than this share of the blobs, stops and asks for --force")
+	f.Int64Var(&c.guardMin, "guard-min", check.DefaultLimit.Floor, "repairs of at most this many nodes and blobs pass the guard whatever the share")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: check.ExitIncomplete, err: fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
@@ -334,8 +348,12 @@ func (a *app) applyReport(ctx context.Context, c *checkConfig, st *storage, run,
 	if c.phases != "" {
 		phases, _ = check.ParsePhases(c.phases)
 	}
+	if c.guardMin < 0 {
+		return usageErrorf("--guard-min must not be negative")
+	}
+	limit := check.Limit{Share: float64(c.guardShare), Floor: c.guardMin}
 	rp, err := check.NewRepairer(st.meta, st.fs.Blobs(), check.RepairOptions{
-		Run: run, QuarantinePrefix: c.quarantine, Phases: phases,
+		Run: run, QuarantinePrefix: c.quarantine, Phases: phases, Limit: &limit, Force: c.force,
 		Outcome: func(o *check.Outcome) {
 			log.Line(o)
 			out.outcome(o)
@@ -345,6 +363,9 @@ func (a *app) applyReport(ctx context.Context, c *checkConfig, st *storage, run,
 		return usageError(err)
 	}
 	rs, err := rp.Apply(ctx, report)
+	if errors.Is(err, check.ErrTooLarge) {
+		return fmt.Errorf("%w. The report is %s: review it, then repair with --force if that is really wanted ('s3dfs check --apply-from REPORT --force')", err, filepath.Join(dir, "report.ndjson"))
+	}
 	if rs != nil {
 		log.Line(rs)
 		if werr := check.SaveJSON(filepath.Join(dir, "summary.json"), rs); werr != nil {
@@ -370,11 +391,16 @@ func (a *app) checkUndoCommand(c *checkConfig) *cobra.Command {
 	return &cobra.Command{
 		Use:   "undo RUN",
 		Short: "Bring back what a repair run took out of the store",
-		Long: `Bring back what repair run RUN moved to quarantine: blobs from the quarantine
-prefix, metadata files from <root>/check/runs/RUN/quarantine, newest first.
-Nothing is overwritten: what is in the way again is reported and left.
-Records the run rebuilt keep their new version (the old one stays in the
-run's quarantine). Exit status 0 on success, 3 if undo could not finish.`,
+		Long: `Bring back what repair run RUN took out of the store or out of its place,
+newest first: blobs from the quarantine prefix, metadata files from
+<root>/check/runs/RUN/quarantine, files and folders it moved to lost+found
+back to where they were (files whose blob was missing get their blob id, size
+and checksums back), and the lost+found folders it made are removed once
+empty. Nothing is overwritten: what is in the way again (a name taken, a
+folder gone) is reported on a "NOT restored" line and left. Records the run
+rebuilt keep their new version (the old one stays in the run's quarantine),
+and recomputed tree sizes stay. Exit status 0 when everything was restored,
+3 if anything was not, or undo could not finish.`,
 		Args: checkArgs(1, 1),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			return checkExit(func() error {
@@ -394,8 +420,11 @@ run's quarantine). Exit status 0 on success, 3 if undo could not finish.`,
 				us, err := check.Undo(cmd.Context(), st.meta, st.fs.Blobs(), argv[0])
 				if us != nil {
 					fmt.Fprintf(a.stdout, "restored %d item(s) of run %s\n", us.Restored, argv[0])
+					if us.Removed > 0 {
+						fmt.Fprintf(a.stdout, "removed %d empty folder(s) the run made in lost+found\n", us.Removed)
+					}
 					for _, k := range us.Conflicts {
-						fmt.Fprintf(a.stdout, "not restored (something is there again): %s\n", k)
+						fmt.Fprintf(a.stdout, "NOT restored: %s\n", k)
 					}
 					for _, k := range us.Kept {
 						fmt.Fprintf(a.stdout, "kept (a replaced record's old version): %s\n", k)

@@ -24,7 +24,7 @@ import (
 // its root and the default space's id.
 func checkStore(t *testing.T, extra ...string) (string, string) {
 	t.Helper()
-	root := t.TempDir()
+	root := newStore(t, extra...)
 	src := filepath.Join(t.TempDir(), "f.txt")
 	if err := os.WriteFile(src, []byte(strings.Repeat("x", 1000)), 0o644); err != nil {
 		t.Fatal(err)
@@ -265,9 +265,9 @@ func TestCheckS3(t *testing.T) {
 	t.Setenv("S3DFS_S3_SECRET_KEY", cfg.SecretKey)
 	s3flags := []string{"--s3-endpoint", cfg.Endpoint, "--s3-bucket", cfg.Bucket, "--s3-region", cfg.Region, "--s3-tls=" + strconv.FormatBool(cfg.UseTLS)}
 	root, sid := checkStore(t, s3flags...)
-	objs := bucketObjects(t, cfg)
+	objs := blobObjects(t, cfg)
 	if len(objs) != 2 {
-		t.Fatalf("%d objects", len(objs))
+		t.Fatalf("%d blobs", len(objs))
 	}
 	// Delete one file's blob behind the store's back.
 	if err := s3Store(t, cfg).Delete(context.Background(), objs[0].Key); err != nil {
@@ -283,7 +283,7 @@ func TestCheckS3(t *testing.T) {
 		t.Fatalf("repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	cliOK(t, append(append([]string{"check", "--root", root}, s3flags...), quick...)...)
-	out := cliOK(t, "fs", "--root", root, "--space", sid, "ls", "/lost+found")
+	out := cliOK(t, append(append([]string{"fs", "--root", root, "--space", sid}, s3flags...), "ls", "/lost+found")...)
 	if !strings.Contains(out, "/") {
 		t.Errorf("lost+found: %q", out)
 	}

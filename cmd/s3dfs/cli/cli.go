@@ -77,7 +77,7 @@ S3-compatible store or a local directory.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	root.AddCommand(a.versionCommand(), a.fsCommand(), a.serveCommand(), a.userCommand(),
+	root.AddCommand(a.versionCommand(), a.initCommand(), a.fsCommand(), a.serveCommand(), a.userCommand(),
 		a.spaceCommand(), a.trashCommand(), a.versionsCommand(), a.shareCommand())
 	root.AddCommand(a.checkCommand())
 	root.AddCommand(a.benchCommand())

@@ -87,6 +87,18 @@ func checkCLIFailure(t *testing.T, r cliResult, code int, want string, args []st
 	}
 }
 
+// newStore creates a store with s3dfs init in a fresh directory, with the
+// blob store flags given (none: blobs below the root), and returns its root.
+func newStore(t *testing.T, flags ...string) string {
+	t.Helper()
+	root := t.TempDir()
+	r := cliRun(t, "", append([]string{"init", "--root", root}, flags...)...)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "created store ") || r.stderr != "" {
+		t.Fatalf("s3dfs init --root %s %q: %+v", root, flags, r)
+	}
+	return root
+}
+
 // localFile creates a local file with content in a temp dir.
 func localFile(t *testing.T, content string) string {
 	t.Helper()

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/s3dfs/s3dfs/blobstore"
+	"github.com/s3dfs/s3dfs/storeid"
 	"github.com/s3dfs/s3dfs/blobstore/posix"
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/cache"
@@ -89,11 +89,16 @@ func (c *storeConfig) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.s3.region, "s3-region", s3d.Region, "S3 `REGION` for request signing")
 	fs.BoolVar(&c.s3.tls, "s3-tls", false, "use https for S3")
 	fs.BoolVar(&c.s3.pathStyle, "s3-path-style", s3d.PathStyle, "path-style bucket addressing (false: virtual-host)")
-	fs.BoolVar(&c.s3.createBucket, "s3-create-bucket", true, "create the S3 bucket if missing")
 	fs.Var(&c.s3.partSize, "s3-part-size", "multipart part `SIZE`, in bytes or with KiB/MiB/GiB")
 	fs.Var(&c.durability, "durability", "fsync: flush every write (metadata and posix blobs) before returning")
 	fs.Var(&c.cacheMode, "cache-mode", "relaxed: serve cached metadata up to 1s old without stat(2)")
-	fs.StringVar(&c.space, "space", "default", "project space `NAME` (created on first use), or a space id")
+	fs.StringVar(&c.space, "space", "default", "the space: an id, or a name (see 's3dfs fs --help')")
+}
+
+// addCreateFlag registers --s3-create-bucket, for the commands that may
+// create a store (init, serve --init): only they may create a bucket.
+func (c *storeConfig) addCreateFlag(fs *pflag.FlagSet) {
+	fs.BoolVar(&c.s3.createBucket, "s3-create-bucket", true, "when creating a store: create its S3 bucket if missing")
 }
 
 // applyEnv sets every store flag that the command line left alone from its
@@ -131,6 +136,7 @@ func (s *storage) Close() error {
 // settings are the validated store options, ready for the constructors.
 type settings struct {
 	meta    mpk.Options
+	desc    storeid.BlobStore // the blob store, as the identity names it
 	useS3   bool
 	posixAt string
 	posix   posix.Options
@@ -179,9 +185,11 @@ func (c *storeConfig) resolve(flags *pflag.FlagSet) (settings, error) {
 		}
 		st.posix = posix.DefaultOptions()
 		st.posix.Fsync = dur == mpk.DurabilityFsync
+		st.desc = storeid.PosixDir(c.root, st.posixAt)
 		return st, nil
 	}
 	st.s3, err = c.s3Options(flags)
+	st.desc = storeid.BlobStore{Kind: storeid.KindS3, Endpoint: st.s3.Endpoint, Bucket: st.s3.Bucket, Prefix: st.s3.Prefix}
 	return st, err
 }
 
@@ -221,24 +229,8 @@ func (c *storeConfig) open(ctx context.Context, flags *pflag.FlagSet, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	meta, err := mpk.New(st.meta)
+	meta, blobs, err := openStores(ctx, st, log, mustExist)
 	if err != nil {
-		return nil, fmt.Errorf("open metadata at %s: %w", c.root, err)
-	}
-	var blobs blobstore.Store
-	if st.useS3 {
-		blobs, err = s3.New(ctx, st.s3)
-		if err != nil {
-			err = fmt.Errorf("open S3 bucket %s at %s: %w", st.s3.Bucket, st.s3.Endpoint, err)
-		}
-	} else {
-		blobs, err = posix.New(st.posixAt, st.posix)
-		if err != nil {
-			err = fmt.Errorf("open blob directory %s: %w", st.posixAt, err)
-		}
-	}
-	if err != nil {
-		meta.Close()
 		return nil, err
 	}
 	st.fs.Logger = log
@@ -250,11 +242,14 @@ func (c *storeConfig) open(ctx context.Context, flags *pflag.FlagSet, log *slog.
 	return &storage{fs: fs, meta: meta}, nil
 }
 
-// spaceID resolves the --space value: a space id must name an existing
-// space; anything else is the name of a project space, whose id is derived
-// from the name and which is created on first use (idempotently, so
-// concurrent first uses agree).
-func (c *storeConfig) spaceID(ctx context.Context, s *storage) (string, error) {
+// spaceID resolves the --space value. An id must name an existing space.
+// A name is, in this order: the project space that the fs commands made
+// with that name (its id derives from the name), the personal space of the
+// user of that name, or the one space that carries that name. If both of
+// the first two exist, the name is ambiguous and an id is needed. Reads
+// never create a space; with create (the writes mkdir and put), a name
+// that resolves to nothing becomes a new project space of that name.
+func (c *storeConfig) spaceID(ctx context.Context, s *storage, create bool) (string, error) {
 	spec := c.space
 	if spec == "" {
 		return "", usageErrorf("--space must not be empty")
@@ -265,8 +260,44 @@ func (c *storeConfig) spaceID(ctx context.Context, s *storage) (string, error) {
 		}
 		return id, nil
 	}
+	exists := func(id string) (bool, error) {
+		_, err := s.fs.GetSpace(ctx, id)
+		if errors.Is(err, decomposedfs.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	named, personal := decomposedfs.NamedSpaceID(spec), decomposedfs.PersonalSpaceID(spec)
+	hasNamed, err := exists(named)
+	if err != nil {
+		return "", opError("space", showPath(spec), err)
+	}
+	hasPersonal, err := exists(personal)
+	if err != nil {
+		return "", opError("space", showPath(spec), err)
+	}
+	switch {
+	case hasNamed && hasPersonal:
+		return "", &exitError{code: ExitFailure, err: fmt.Errorf("space %s is ambiguous: the project space %s (id %s) and the personal space of user %s (id %s); use an id", showPath(spec), showPath(spec), named, showPath(spec), personal)}
+	case hasNamed:
+		return named, nil
+	case hasPersonal:
+		return personal, nil
+	}
+	spaces, err := s.fs.ListSpaces(ctx, decomposedfs.SpaceFilter{Name: spec})
+	if err != nil {
+		return "", opError("space", showPath(spec), err)
+	}
+	switch {
+	case len(spaces) == 1:
+		return spaces[0].ID, nil
+	case len(spaces) > 1:
+		return "", &exitError{code: ExitFailure, err: fmt.Errorf("space %s: %d spaces have that name; use an id", showPath(spec), len(spaces))}
+	case !create:
+		return "", &exitError{code: ExitFailure, err: fmt.Errorf("space %s: not found (fs mkdir and fs put create a project space of that name; 's3dfs fs spaces' lists the spaces)", showPath(spec))}
+	}
 	si, err := s.fs.EnsureSpace(ctx, decomposedfs.SpaceSpec{
-		ID:   decomposedfs.NamedSpaceID(spec),
+		ID:   named,
 		Type: metadata.SpaceProject,
 		Name: spec,
 	})

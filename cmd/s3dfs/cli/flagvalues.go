@@ -74,3 +74,24 @@ func parseSize(s string) (int64, error) {
 	}
 	return n * mult, nil
 }
+
+// percent is a share flag: "5%", or a fraction such as 0.05; between 0 and
+// 100%.
+type percent float64
+
+func (p *percent) String() string { return strconv.FormatFloat(float64(*p)*100, 'g', -1, 64) + "%" }
+func (p *percent) Type() string   { return "PERCENT" }
+
+func (p *percent) Set(s string) error {
+	t := strings.TrimSpace(s)
+	div := 1.0
+	if v, ok := strings.CutSuffix(t, "%"); ok {
+		t, div = strings.TrimSpace(v), 100
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || v/div > 1 {
+		return fmt.Errorf("%q is not a share between 0%% and 100%% (like 5%% or 0.05)", s)
+	}
+	*p = percent(v / div)
+	return nil
+}

@@ -19,7 +19,17 @@ func (a *app) fsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fs",
 		Short: "Work with the files and folders of a space",
-		Long: `Work with the files and folders of a space.
+		Long: `Work with the files and folders of a space of a store that 's3dfs init'
+made (every command refuses a missing root, and a blob store other than the
+store's).
+
+--space picks the space: an id, or a name, which is (in this order) the
+project space that fs commands made with that name, the personal space of
+the user of that name (/dav/files/NAME/ of s3dfs serve), or the one space
+that has that name; if the first two both exist, use an id. Without
+--space, the project space "default". Only mkdir and put create a space: a
+name that resolves to nothing becomes a project space of that name; every
+other command fails on it and creates nothing.
 
 Paths are paths inside the space, like /a/b (the leading slash is optional).
 Commands are quiet on success; errors go to stderr as one line, and the exit
@@ -46,14 +56,14 @@ type session struct {
 	sid string
 }
 
-// openSpace opens the stores and resolves --space; the caller closes the
-// session.
-func (a *app) openSpace(cmd *cobra.Command) (*session, error) {
+// openSpace opens the stores and resolves --space; create lets a write
+// create the project space it names. The caller closes the session.
+func (a *app) openSpace(cmd *cobra.Command, create bool) (*session, error) {
 	st, err := a.store.open(cmd.Context(), cmd.Flags(), a.log)
 	if err != nil {
 		return nil, err
 	}
-	sid, err := a.store.spaceID(cmd.Context(), st)
+	sid, err := a.store.spaceID(cmd.Context(), st, create)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -133,7 +143,7 @@ func (a *app) mkdirCommand() *cobra.Command {
 creates missing parents and accepts folders that exist already.`,
 		Args: args(1, -1),
 		RunE: run(func(cmd *cobra.Command, paths []string) error {
-			s, err := a.openSpace(cmd)
+			s, err := a.openSpace(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -230,7 +240,7 @@ the trash.`,
 			if err != nil {
 				return opError("mv", showPath(argv[1]), err)
 			}
-			s, err := a.openSpace(cmd)
+			s, err := a.openSpace(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -258,7 +268,7 @@ func (a *app) rmCommand() *cobra.Command {
 space's trash in one step.`,
 		Args: args(1, -1),
 		RunE: run(func(cmd *cobra.Command, paths []string) error {
-			s, err := a.openSpace(cmd)
+			s, err := a.openSpace(cmd, false)
 			if err != nil {
 				return err
 			}

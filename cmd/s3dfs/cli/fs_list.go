@@ -36,7 +36,7 @@ ls exit 1 after listing the rest. A file is listed as itself.`,
 			if err != nil {
 				return opError("ls", showPath(arg), err)
 			}
-			s, err := a.openSpace(cmd)
+			s, err := a.openSpace(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -103,7 +103,7 @@ func (a *app) statCommand() *cobra.Command {
 			if err != nil {
 				return opError("stat", showPath(argv[0]), err)
 			}
-			s, err := a.openSpace(cmd)
+			s, err := a.openSpace(cmd, false)
 			if err != nil {
 				return err
 			}

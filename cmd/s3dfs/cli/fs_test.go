@@ -13,6 +13,7 @@ import (
 
 	"github.com/s3dfs/s3dfs/cmd/s3dfs/cli"
 	"github.com/s3dfs/s3dfs/decomposedfs"
+	"github.com/s3dfs/s3dfs/storeid"
 )
 
 // statJSON is what stat --json and ls --json print.
@@ -53,7 +54,7 @@ func blobFiles(t *testing.T, dir string) []int64 {
 	t.Helper()
 	var sizes []int64
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || d.Name() == storeid.MarkerKey {
 			return err
 		}
 		fi, err := d.Info()
@@ -118,7 +119,7 @@ func runFlow(t *testing.T, fs []string, content string) string {
 
 func TestPosixDefault(t *testing.T) {
 	cleanStoreEnv(t)
-	root := t.TempDir()
+	root := newStore(t)
 	content := strings.Repeat("hello, s3dfs\n", 1000)
 	sid := runFlow(t, []string{"fs", "--root", root}, content)
 	if sid != decomposedfs.NamedSpaceID("default") {
@@ -136,7 +137,7 @@ func TestPosixDefault(t *testing.T) {
 
 func TestListings(t *testing.T) {
 	cleanStoreEnv(t)
-	t.Setenv("S3DFS_ROOT", t.TempDir())
+	t.Setenv("S3DFS_ROOT", newStore(t))
 	cliOK(t, "fs", "mkdir", "-p", "/d/sub")
 	r := cliRun(t, "piped", "fs", "put", "-v", "-", "/d/b.txt")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "file ") || !strings.HasSuffix(r.stdout, " /d/b.txt\n") {
@@ -185,7 +186,7 @@ func TestListings(t *testing.T) {
 
 func TestTransfers(t *testing.T) {
 	cleanStoreEnv(t)
-	t.Setenv("S3DFS_ROOT", t.TempDir())
+	t.Setenv("S3DFS_ROOT", newStore(t))
 	content := "0123456789"
 	local := localFile(t, content)
 	cliOK(t, "fs", "mkdir", "/in")
@@ -253,7 +254,7 @@ func cliRunOK(t *testing.T, stdin string, args ...string) string {
 
 func TestFailures(t *testing.T) {
 	cleanStoreEnv(t)
-	t.Setenv("S3DFS_ROOT", t.TempDir())
+	t.Setenv("S3DFS_ROOT", newStore(t))
 	cliOK(t, "fs", "mkdir", "/a")
 	local := localFile(t, "x")
 	cliOK(t, "fs", "put", local, "/a/f")
@@ -292,7 +293,7 @@ func TestFailures(t *testing.T) {
 
 func TestMultipleArgs(t *testing.T) {
 	cleanStoreEnv(t)
-	t.Setenv("S3DFS_ROOT", t.TempDir())
+	t.Setenv("S3DFS_ROOT", newStore(t))
 	if out := cliOK(t, "fs", "mkdir", "-v", "-p", "/x/y", "/x/z", "/x"); out != "/x\n/x/y\n/x/z\n" {
 		t.Errorf("mkdir -v -p printed %q", out)
 	}
@@ -318,9 +319,10 @@ func TestMultipleArgs(t *testing.T) {
 
 func TestEnvironment(t *testing.T) {
 	cleanStoreEnv(t)
-	root, blobs := t.TempDir(), t.TempDir()
-	t.Setenv("S3DFS_ROOT", root)
+	blobs := t.TempDir()
 	t.Setenv("S3DFS_BLOB_DIR", blobs)
+	root := newStore(t)
+	t.Setenv("S3DFS_ROOT", root)
 	t.Setenv("S3DFS_SPACE", "team")
 	t.Setenv("S3DFS_DURABILITY", "fsync")
 	t.Setenv("S3DFS_CACHE_MODE", "relaxed")
@@ -334,16 +336,17 @@ func TestEnvironment(t *testing.T) {
 	if got := blobFiles(t, blobs); len(got) != 1 || got[0] != 3 {
 		t.Errorf("blobs in S3DFS_BLOB_DIR: %v", got)
 	}
-	// Flags beat the environment.
-	cliFails(t, cli.ExitFailure, "not found", "fs", "stat", "--space", "default", "/f")
+	// Flags beat the environment. A read creates no space: "default"
+	// does not exist, and stays so.
+	cliFails(t, cli.ExitFailure, "space default: not found", "fs", "stat", "--space", "default", "/f")
 	cliOK(t, "fs", "stat", "--space", st.SpaceID, "/f")
 	cliOK(t, "fs", "stat", "--space", strings.ToUpper(st.SpaceID), "/f")
-	if out := cliOK(t, "fs", "spaces"); strings.Count(out, "\n") != 2 || !strings.Contains(out, " team\n") {
-		t.Errorf("spaces = %q, want default and team", out)
+	if out := cliOK(t, "fs", "spaces"); strings.Count(out, "\n") != 1 || !strings.Contains(out, " team\n") {
+		t.Errorf("spaces = %q, want team only", out)
 	}
 	var sp struct{ ID, Name, Type string }
 	first := strings.SplitN(cliOK(t, "fs", "spaces", "--json"), "\n", 2)[0]
-	if err := json.Unmarshal([]byte(first), &sp); err != nil || sp.Name != "default" || sp.Type != "project" {
+	if err := json.Unmarshal([]byte(first), &sp); err != nil || sp.Name != "team" || sp.Type != "project" {
 		t.Errorf("spaces --json first line %q: %+v, %v", first, sp, err)
 	}
 
@@ -366,7 +369,7 @@ func TestEnvironment(t *testing.T) {
 // ls fails.
 func TestListProblems(t *testing.T) {
 	cleanStoreEnv(t)
-	root := t.TempDir()
+	root := newStore(t)
 	t.Setenv("S3DFS_ROOT", root)
 	cliOK(t, "fs", "mkdir", "-p", "/p/good", "/p/bad")
 	bad := parseStat(t, cliOK(t, "fs", "stat", "--json", "/p/bad"))

@@ -72,7 +72,7 @@ is interrupted or its checksum does not match, nothing changes.`,
 				body = f
 			}
 
-			s, err := a.openSpace(cmd)
+			s, err := a.openSpace(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -132,7 +132,7 @@ directory receives the file under its remote name.`,
 					return usageError(err)
 				}
 			}
-			s, err := a.openSpace(cmd)
+			s, err := a.openSpace(cmd, false)
 			if err != nil {
 				return err
 			}

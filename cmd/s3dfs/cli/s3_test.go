@@ -11,7 +11,20 @@ import (
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/cmd/s3dfs/cli"
 	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/storeid"
 )
+
+// blobObjects is bucketObjects without the store's marker.
+func blobObjects(t *testing.T, cfg s3test.Config) []blobstore.Info {
+	t.Helper()
+	var out []blobstore.Info
+	for _, o := range bucketObjects(t, cfg) {
+		if o.Key != storeid.MarkerKey {
+			out = append(out, o)
+		}
+	}
+	return out
+}
 
 // bucketObjects lists the bucket of cfg behind the CLI's back.
 func bucketObjects(t *testing.T, cfg s3test.Config) []blobstore.Info {
@@ -41,19 +54,20 @@ func bucketObjects(t *testing.T, cfg s3test.Config) []blobstore.Info {
 func TestS3(t *testing.T) {
 	cfg := s3test.New(t) // before cleanStoreEnv: it may read an external server from the environment
 	cleanStoreEnv(t)
-	root := t.TempDir()
-	flags := []string{"fs", "--root", root, "--s3-endpoint", cfg.Endpoint, "--s3-bucket", cfg.Bucket,
+	s3flags := []string{"--s3-endpoint", cfg.Endpoint, "--s3-bucket", cfg.Bucket,
 		"--s3-region", cfg.Region, "--s3-tls=" + strconv.FormatBool(cfg.UseTLS)}
 	// Keys from the environment, the way they should be passed.
 	t.Setenv("S3DFS_S3_ACCESS_KEY", cfg.AccessKey)
 	t.Setenv("S3DFS_S3_SECRET_KEY", cfg.SecretKey)
+	root := newStore(t, s3flags...)
+	flags := append([]string{"fs", "--root", root}, s3flags...)
 
 	content := strings.Repeat("blob in a bucket\n", 500)
 	sid := runFlow(t, flags, content)
 
-	objs := bucketObjects(t, cfg)
+	objs := blobObjects(t, cfg)
 	if len(objs) != 1 {
-		t.Fatalf("bucket holds %d objects, want 1: %+v", len(objs), objs)
+		t.Fatalf("bucket holds %d blobs, want 1: %+v", len(objs), objs)
 	}
 	o := objs[0]
 	if !strings.HasPrefix(o.Key, sid+"/") || o.Size != int64(len(content)) || o.Metadata["space"] != sid || o.Metadata["node"] == "" {
@@ -73,8 +87,8 @@ func TestS3(t *testing.T) {
 	if out := cliOK(t, append(cmd, "get", "--range", "6291455-", "/big")...); out != "f" {
 		t.Errorf("last byte of /big = %q", out)
 	}
-	if objs := bucketObjects(t, cfg); len(objs) != 2 {
-		t.Errorf("bucket holds %d objects after the big put, want 2", len(objs))
+	if objs := blobObjects(t, cfg); len(objs) != 2 {
+		t.Errorf("bucket holds %d blobs after the big put, want 2", len(objs))
 	}
 }
 
@@ -83,7 +97,6 @@ func TestS3(t *testing.T) {
 func TestS3FromEnvironment(t *testing.T) {
 	cfg := s3test.New(t)
 	cleanStoreEnv(t)
-	t.Setenv("S3DFS_ROOT", t.TempDir())
 	t.Setenv("S3DFS_S3_ENDPOINT", cfg.Endpoint)
 	t.Setenv("S3DFS_S3_BUCKET", cfg.Bucket)
 	t.Setenv("S3DFS_S3_ACCESS_KEY", cfg.AccessKey)
@@ -92,15 +105,16 @@ func TestS3FromEnvironment(t *testing.T) {
 	if cfg.UseTLS {
 		t.Setenv("S3DFS_S3_TLS", "1")
 	}
+	t.Setenv("S3DFS_ROOT", newStore(t))
 	cliRunOK(t, "via env", "fs", "put", "-", "/e")
 	if out := cliOK(t, "fs", "get", "/e"); out != "via env" {
 		t.Errorf("get /e = %q", out)
 	}
-	if objs := bucketObjects(t, cfg); len(objs) != 1 || objs[0].Size != int64(len("via env")) {
+	if objs := blobObjects(t, cfg); len(objs) != 1 || objs[0].Size != int64(len("via env")) {
 		t.Errorf("bucket: %+v", objs)
 	}
 
 	// Wrong credentials fail the operation (1), not the command line.
 	t.Setenv("S3DFS_S3_SECRET_KEY", "wrong"+cfg.SecretKey)
-	cliFails(t, cli.ExitFailure, "open S3 bucket", "fs", "ls")
+	cliFails(t, cli.ExitFailure, "access denied", "fs", "ls")
 }

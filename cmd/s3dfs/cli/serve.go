@@ -13,11 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/s3dfs/s3dfs/blobstore"
-	"github.com/s3dfs/s3dfs/blobstore/posix"
-	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/decomposedfs"
-	"github.com/s3dfs/s3dfs/metadata/mpk"
 	"github.com/s3dfs/s3dfs/server"
 	"github.com/s3dfs/s3dfs/server/auth"
 	"github.com/s3dfs/s3dfs/server/tus"
@@ -36,6 +32,7 @@ type serveConfig struct {
 	maxXMLBody     byteSize
 	maxHeader      byteSize
 	configFile     string
+	init           bool
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -63,6 +60,13 @@ bearer app token; manage them, and the groups they belong to, with 's3dfs
 user'. With only --root, metadata and content both live under the root; the
 S3 flags put the content in S3.
 
+The root must hold a store that 's3dfs init' made, with the blob store it
+recorded: the server refuses to start otherwise (a missing root, another
+bucket, an emptied one), before it reads or changes anything. --init
+creates the store (and a missing bucket) when the root is missing or empty,
+and opens it like any other when it exists: what scripts that start a
+server on a fresh directory want.
+
 Configuration comes from flags, then environment variables, then a JSON
 config file (--config FILE: an object of flag names to values), then the
 defaults. ` + envHelp + `
@@ -76,7 +80,9 @@ that way leaves nothing behind) and exits.`,
 	}
 	f := cmd.Flags()
 	c.store.addFlags(f)
+	c.store.addCreateFlag(f)
 	f.MarkHidden("space")
+	f.BoolVar(&c.init, "init", false, "create the store if the root is missing or empty (see 's3dfs init')")
 	def := server.DefaultOptions()
 	c.logFormat = newChoice("text", "text", "json")
 	c.logLevel = newChoice("info", "debug", "info", "warn", "error")
@@ -110,7 +116,11 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	stg, err := openServeStorage(cmd.Context(), st, logger, reg)
+	mode := mustExist
+	if c.init {
+		mode = createIfNew
+	}
+	stg, err := openServeStorage(cmd.Context(), st, logger, reg, mode)
 	if err != nil {
 		return err
 	}
@@ -185,28 +195,14 @@ func (c *serveConfig) logger(a *app) *slog.Logger {
 
 // openServeStorage opens the stores like storeConfig.open, with the blob
 // store's operations measured for /metrics.
-func openServeStorage(ctx context.Context, st settings, log *slog.Logger, reg prometheus.Registerer) (*storage, error) {
-	meta, err := mpk.New(st.meta)
+func openServeStorage(ctx context.Context, st settings, log *slog.Logger, reg prometheus.Registerer, mode openMode) (*storage, error) {
+	meta, blobs, err := openStores(ctx, st, log, mode)
 	if err != nil {
-		return nil, fmt.Errorf("open metadata at %s: %w", st.meta.Root, err)
+		return nil, err
 	}
-	var blobs blobstore.Store
 	backend := "posix"
 	if st.useS3 {
 		backend = "s3"
-		blobs, err = s3.New(ctx, st.s3)
-		if err != nil {
-			err = fmt.Errorf("open S3 bucket %s at %s: %w", st.s3.Bucket, st.s3.Endpoint, err)
-		}
-	} else {
-		blobs, err = posix.New(st.posixAt, st.posix)
-		if err != nil {
-			err = fmt.Errorf("open blob directory %s: %w", st.posixAt, err)
-		}
-	}
-	if err != nil {
-		meta.Close()
-		return nil, err
 	}
 	m, err := newBlobMetrics(reg, backend)
 	if err != nil {

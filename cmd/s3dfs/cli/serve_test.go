@@ -86,11 +86,13 @@ func httpDo(t *testing.T, method, url, user, pass, body string) (int, string) {
 // The embedded default: metadata and blobs under --root.
 func TestServeEmbedded(t *testing.T) {
 	cleanStoreEnv(t)
+	// What a script starting a server on a fresh directory does: the
+	// users file first, then serve --init creates the store.
 	root := t.TempDir()
-	if r := cliRun(t, "pw\n", "user", "add", "--root", root, "alice"); r.code != 0 {
+	if r := cliRun(t, "pw\n", "user", "add", "--init", "--root", root, "alice"); r.code != 0 {
 		t.Fatal(r)
 	}
-	url, logs := startServe(t, "--root", root, "--log-format", "json")
+	url, logs := startServe(t, "--init", "--root", root, "--log-format", "json")
 	if code, _ := httpDo(t, "PUT", url+"dav/files/alice/hello.txt", "alice", "pw", "hello"); code != http.StatusCreated {
 		t.Fatalf("PUT: %d", code)
 	}
@@ -119,15 +121,17 @@ func TestServeEmbedded(t *testing.T) {
 func TestServeS3(t *testing.T) {
 	cfg := s3test.New(t)
 	cleanStoreEnv(t)
-	root := t.TempDir()
-	if r := cliRun(t, "pw\n", "user", "add", "--users", filepath.Join(root, "u.json"), "bob"); r.code != 0 {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	if r := cliRun(t, "pw\n", "user", "add", "--users", filepath.Join(dir, "u.json"), "bob"); r.code != 0 {
 		t.Fatal(r)
 	}
 	t.Setenv("S3DFS_S3_ACCESS_KEY", cfg.AccessKey)
 	t.Setenv("S3DFS_S3_SECRET_KEY", cfg.SecretKey)
-	t.Setenv("S3DFS_USERS", filepath.Join(root, "u.json"))
-	conf := filepath.Join(root, "s3dfs.json")
-	os.WriteFile(conf, []byte(`{"root": "`+root+`", "s3-endpoint": "`+cfg.Endpoint+`", "s3-bucket": "`+cfg.Bucket+
+	t.Setenv("S3DFS_USERS", filepath.Join(dir, "u.json"))
+	conf := filepath.Join(dir, "s3dfs.json")
+	// "init": the first start creates the store.
+	os.WriteFile(conf, []byte(`{"init": true, "root": "`+root+`", "s3-endpoint": "`+cfg.Endpoint+`", "s3-bucket": "`+cfg.Bucket+
 		`", "s3-region": "`+cfg.Region+`", "s3-tls": `+strconv.FormatBool(cfg.UseTLS)+`, "propfind-depth-limit": 3, "log-level": "warn"}`), 0o600)
 	url, _ := startServe(t, "--config", conf)
 	if code, _ := httpDo(t, "PUT", url+"dav/files/bob/x", "bob", "pw", strings.Repeat("s3", 1000)); code != http.StatusCreated {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/s3dfs/s3dfs/server/auth"
+	"github.com/s3dfs/s3dfs/storeid"
 )
 
 // userConfig locates the users file of `s3dfs user`.
@@ -23,6 +24,9 @@ type userConfig struct {
 	cost int
 	// groups are the groups of user add.
 	groups []string
+	// init lets user add start the users file of a root that holds no
+	// store yet (s3dfs init or serve --init makes the store later).
+	init bool
 }
 
 func (a *app) userCommand() *cobra.Command {
@@ -35,7 +39,11 @@ with --root (S3DFS_USERS, S3DFS_ROOT). A running server picks up changes within
 a second. Passwords are read from stdin, one line, so that they stay out of
 process listings and shell history:
 
-  printf '%s\n' "$PASSWORD" | s3dfs user add --root DIR alice`,
+  printf '%s\n' "$PASSWORD" | s3dfs user add --root DIR alice
+
+With --root, DIR must hold a store ('s3dfs init') or a users file already;
+'user add --init' starts the users file of a missing or empty DIR, for a
+store that 's3dfs serve --init' creates there later.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: missingCommand,
 
@@ -62,6 +70,7 @@ process listings and shell history:
 		}),
 	}
 	add.Flags().StringSliceVar(&c.groups, "groups", nil, "the user's `GROUPS`, comma-separated")
+	add.Flags().BoolVar(&c.init, "init", false, "with --root: start the users file even if DIR holds no store yet")
 	cmd.AddCommand(
 		add,
 		&cobra.Command{
@@ -195,7 +204,21 @@ func (c *userConfig) file(cmd *cobra.Command) (*auth.File, error) {
 	case users != "":
 		return auth.NewFile(users), nil
 	case root != "":
-		return auth.NewFile(filepath.Join(root, "users.json")), nil
+		path := filepath.Join(root, "users.json")
+		if _, err := os.Stat(path); err == nil {
+			return auth.NewFile(path), nil
+		}
+		state, _, err := storeid.Inspect(root)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case state == storeid.Present || state == storeid.Legacy:
+		case c.init && (state == storeid.Missing || state == storeid.Empty):
+		default:
+			return nil, fmt.Errorf("no s3dfs store at %s: create one with 's3dfs init --root %s' first (or 'user add --init' for a store that 's3dfs serve --init' creates)", root, root)
+		}
+		return auth.NewFile(path), nil
 	}
 	return nil, usageErrorf("--users or --root is required (or set %s or %s)", envVar("users"), envVar("root"))
 }

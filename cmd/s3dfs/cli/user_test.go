@@ -12,7 +12,7 @@ import (
 func TestUserCommands(t *testing.T) {
 	cleanStoreEnv(t)
 	t.Setenv("S3DFS_USERS", "")
-	root := t.TempDir()
+	root := newStore(t)
 	if r := cliRun(t, "pw1\n", "user", "add", "--root", root, "alice"); r.code != 0 || r.stdout != "" || r.stderr != "" {
 		t.Fatalf("user add: %+v", r)
 	}
