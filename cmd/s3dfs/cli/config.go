@@ -11,13 +11,13 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/s3dfs/s3dfs/storeid"
 	"github.com/s3dfs/s3dfs/blobstore/posix"
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/cache"
 	"github.com/s3dfs/s3dfs/decomposedfs"
 	"github.com/s3dfs/s3dfs/metadata"
 	"github.com/s3dfs/s3dfs/metadata/mpk"
+	"github.com/s3dfs/s3dfs/storeid"
 )
 
 // storeConfig is what selects and opens the stores: the persistent flags
