@@ -37,10 +37,13 @@ trap 'exit 130' INT TERM
 go build -o "$work/s3dfs" ./cmd/s3dfs
 user=litmus
 pass="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-mkdir -p "$work/root" "$work/run"
+mkdir -p "$work/run"
+# s3dfs init creates the store (and its bucket); serve refuses any other.
+export S3DFS_S3_BUCKET="s3dfs-litmus"
+"$work/s3dfs" init --root "$work/root" --blobstore s3 >/dev/null
 printf '%s\n' "$pass" | "$work/s3dfs" user add --root "$work/root" "$user"
 
-S3DFS_S3_BUCKET="s3dfs-litmus" "$work/s3dfs" serve --root "$work/root" --blobstore s3 \
+"$work/s3dfs" serve --root "$work/root" --blobstore s3 \
 	--addr 127.0.0.1:0 --log-level warn >"$work/serve.out" 2>"$work/serve.log" &
 pid=$!
 url=""

@@ -78,10 +78,12 @@ go build -o "$work/s3dfs" ./cmd/s3dfs
 user=rclone
 pass="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 bucket="s3dfs-rclone-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-mkdir -p "$work/root"
+# s3dfs init creates the store (and its bucket); serve refuses any other.
+export S3DFS_S3_BUCKET="$bucket"
+"$work/s3dfs" init --root "$work/root" --blobstore s3 >/dev/null
 printf '%s\n' "$pass" | "$work/s3dfs" user add --root "$work/root" "$user" >/dev/null
 
-S3DFS_S3_BUCKET="$bucket" "$work/s3dfs" serve --root "$work/root" --blobstore s3 \
+"$work/s3dfs" serve --root "$work/root" --blobstore s3 \
 	--addr 127.0.0.1:0 --log-level warn >"$work/serve.out" 2>"$work/serve.log" &
 pid=$!
 base=""

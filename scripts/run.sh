@@ -9,7 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ -z "${S3DFS_RUN_INNER:-}" ]]; then
-	go build -o bin/s3dfs ./cmd/s3dfs
+	# The version as the Makefile stamps it, so that `s3dfs version` says
+	# what was built.
+	version="$(git describe --tags --always --dirty 2>/dev/null || echo dev)"
+	go build -ldflags "-X github.com/s3dfs/s3dfs/cmd/s3dfs/cli.Version=$version" -o bin/s3dfs ./cmd/s3dfs
 	S3DFS_RUN_INNER=1 exec scripts/with-s3.sh "$0" "$@"
 fi
 
@@ -31,18 +34,28 @@ while ! port_free "$port"; do
 	port=$((port + 1))
 done
 
+# The store: its metadata in $root, its blobs in the bucket s3dfs-run of the
+# versitygw that with-s3.sh started (s3dfs init creates the bucket).
+export S3DFS_S3_BUCKET=s3dfs-run
+bin/s3dfs init --root "$root" --blobstore s3 >/dev/null
 printf 'demo\n' | bin/s3dfs user add --root "$root" demo
-S3DFS_S3_BUCKET=s3dfs-run bin/s3dfs serve --root "$root" --blobstore s3 --addr "127.0.0.1:$port" "$@" \
-	> >(tee "$root/serve.out") &
+# stdout ("s3dfs: serving URL") to a file that exists before the server
+# starts; the log (stderr) stays on the terminal.
+out="$root/serve.out"
+: >"$out"
+bin/s3dfs serve --root "$root" --blobstore s3 --addr "127.0.0.1:$port" "$@" >"$out" &
 pid=$!
 url=""
 for _ in $(seq 1 300); do
-	url="$(sed -n 's/^s3dfs: serving //p' "$root/serve.out" 2>/dev/null)"
+	url="$(sed -n 's/^s3dfs: serving //p' "$out" || true)"
 	[[ -n "$url" ]] && break
-	kill -0 "$pid" 2>/dev/null || exit 1
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo "run: s3dfs serve exited before it served (its log is above)" >&2
+		exit 1
+	fi
 	sleep 0.1
 done
-[[ -n "$url" ]] || { echo "run: s3dfs serve did not start" >&2; exit 1; }
+[[ -n "$url" ]] || { echo "run: s3dfs serve did not start in 30 s" >&2; exit 1; }
 
 cat <<INFO
 
@@ -60,6 +73,15 @@ cat <<INFO
     cadaver ${url}dav/files/demo/          (user demo, password demo)
     curl -u demo:demo -T README.md ${url}dav/files/demo/README.md
 
+  Admin commands on this store (in another shell; s3dfs refuses any other
+  bucket than the store's):
+    export S3DFS_ROOT=$root
+    export S3DFS_S3_ENDPOINT=$S3DFS_S3_ENDPOINT S3DFS_S3_BUCKET=$S3DFS_S3_BUCKET S3DFS_S3_REGION=$S3DFS_S3_REGION
+    export S3DFS_S3_ACCESS_KEY=$S3DFS_S3_ACCESS_KEY S3DFS_S3_SECRET_KEY=$S3DFS_S3_SECRET_KEY
+    bin/s3dfs fs ls --space demo -l /        (demo's files, once demo has logged in)
+    bin/s3dfs check                          (read-only; --repair to repair)
+
+  $(bin/s3dfs version)
   Metadata root: $root (removed on exit). Ctrl-C stops everything.
 
 INFO

@@ -66,6 +66,8 @@ func Compare(root string, id *Identity, given BlobStore) error {
 	rec := id.BlobStore
 	mismatch := func(why string) error { return &MismatchError{Root: root, Store: id, Given: given, Why: why} }
 	switch {
+	case given.Kind != rec.Kind && rec.Kind == KindS3:
+		return mismatch("was given (are the S3 flags, or the S3DFS_S3_* variables, missing?)")
 	case given.Kind != rec.Kind:
 		return mismatch("was given")
 	case given.Kind == KindS3 && (given.Bucket != rec.Bucket || given.Prefix != rec.Prefix):

@@ -189,7 +189,8 @@ func (l *lab) newS3DFS(ctx context.Context) (*davServer, error) {
 		return nil, err
 	}
 	pass := randomHex(12)
-	cmd := exec.CommandContext(ctx, l.bin.s3dfs, "user", "add", "--root", root, benchUser)
+	// --init here and on serve: the first start creates the store.
+	cmd := exec.CommandContext(ctx, l.bin.s3dfs, "user", "add", "--init", "--root", root, benchUser)
 	cmd.Stdin = strings.NewReader(pass + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("s3dfs user add: %w\n%s", err, out)
@@ -205,7 +206,7 @@ func (l *lab) newS3DFS(ctx context.Context) (*davServer, error) {
 	s := &davServer{name: "s3dfs", user: benchUser, pass: pass}
 	s.start = func(ctx context.Context) error {
 		p, url, err := startProc(ctx, "s3dfs serve", filepath.Join(l.work, "s3dfs.log"), "s3dfs: serving ", env,
-			l.bin.s3dfs, "serve", "--root", root, "--blobstore", "s3", "--addr", "127.0.0.1:0", "--log-level", "warn")
+			l.bin.s3dfs, "serve", "--init", "--root", root, "--blobstore", "s3", "--addr", "127.0.0.1:0", "--log-level", "warn")
 		if err != nil {
 			return err
 		}
