@@ -128,6 +128,21 @@
 // error), no remedy that takes something out of the store runs. One
 // repair, undo or purge at a time (LockRuns).
 //
+// A blast-radius guard (guard.go) refuses, before anything changes, a
+// report whose repair would move more than a share of the checked nodes
+// to lost+found (or unlink their entries) or quarantine more than that
+// share of the listed blobs (Limit; DefaultLimit 5%, above 20 items):
+// crash leftovers never come near that, a wrong or emptied blob store
+// does. RepairOptions.Force overrides it.
+//
+// The manifest (runs.go) records every step that takes something out of
+// the store or out of its place, before the step: files and blobs moved
+// to quarantine, nodes relinked into lost+found with their old place,
+// the content taken from a file whose blob was missing, the folders made.
+// Undo (undo.go) reverses them newest first, and reports and fails on
+// what it cannot put back; rebuilt records and recomputed tree values
+// stay.
+//
 // # Files below the root
 //
 //	<root>/check/lock                      run lock (flock), never unlinked
