@@ -576,7 +576,7 @@ func TestUndoFailsLoudly(t *testing.T) {
 	run := onlyRun(t, root)
 	copyDir(t, backup, blobDir)
 	cliRunOK(t, "new", "fs", "put", "-", "/a/f01") // the name is taken again
-	cliOK(t, "fs", "rm", "/b")                      // the folder is gone
+	cliOK(t, "fs", "rm", "/b")                     // the folder is gone
 
 	r := cliRun(t, "", "check", "undo", run)
 	checkCLIFailure(t, r, check.ExitIncomplete, "not restored", nil)
