@@ -154,6 +154,10 @@ type ManifestEntry struct {
 	// New is the folder entry a relink linked the node as, or a made
 	// folder's.
 	New *Link `json:"new,omitempty"`
+	// OldDir is the path of the folder a relink took the node from, where
+	// Old has no folder id (the entries undo derives from the repairs of
+	// older runs).
+	OldDir string `json:"old_dir,omitempty"`
 }
 
 // Manifest operations.

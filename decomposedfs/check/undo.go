@@ -53,6 +53,13 @@ func Undo(ctx context.Context, meta *mpk.Backend, blobs blobstore.Store, run str
 	if err != nil {
 		return nil, err
 	}
+	if !hasNodeOps(entries) {
+		legacy, err := legacyEntries(meta, run)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, legacy...)
+	}
 	u := &undoer{ctx: ctx, meta: meta, blobs: blobs, run: run, out: &UndoSummary{}}
 	for i := len(entries) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
@@ -216,8 +223,16 @@ func (u *undoer) undoRelink(e ManifestEntry) error {
 
 // moveBack moves a node from lost+found to the folder entry it had.
 func (u *undoer) moveBack(e ManifestEntry, n *metadata.Node) error {
-	sid, id, old := e.Space, e.Node, e.Old
+	sid, id, old := e.Space, e.Node, *e.Old
 	where := e.From
+	if old.Parent == "" {
+		pid, err := u.resolve(sid, e.OldDir)
+		if err != nil {
+			u.conflict("%s: the folder it was in is gone", where)
+			return nil
+		}
+		old.Parent = pid
+	}
 	p, err := u.meta.ReadNode(u.ctx, sid, old.Parent)
 	if err != nil || p.Type != metadata.TypeDir || p.Trashed != 0 || !u.live(sid, old.Parent) {
 		u.conflict("%s: the folder it was in is gone (or in the trash)", where)
@@ -375,6 +390,22 @@ func (u *undoer) undoMade(e ManifestEntry) error {
 	}
 	u.out.Removed++
 	return nil
+}
+
+// resolve finds the node at path p of space sid.
+func (u *undoer) resolve(sid, p string) (string, error) {
+	cur := sid
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "" {
+			continue
+		}
+		n, err := u.meta.Lookup(u.ctx, sid, cur, seg)
+		if err != nil {
+			return "", err
+		}
+		cur = n.ID
+	}
+	return cur, nil
 }
 
 // live reports whether folder id's parent chain reaches the space root.

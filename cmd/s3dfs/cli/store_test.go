@@ -511,6 +511,17 @@ func removeBlobs(t *testing.T, dir string) {
 	}
 }
 
+// runOf finds the run id in the output of a repair.
+func runOf(t *testing.T, out string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(out, "repair run ")
+	run, _, _ := strings.Cut(rest, ":")
+	if !ok || !check.ValidRunID(run) {
+		t.Fatalf("no run id in the repair's output:\n%s", out)
+	}
+	return run
+}
+
 func onlyRun(t *testing.T, root string) string {
 	t.Helper()
 	runs, err := check.ListRuns(root)
@@ -545,8 +556,7 @@ func TestRepairGuardAndUndo(t *testing.T) {
 	if out := cliOK(t, "fs", "ls", "/a"); out != "" {
 		t.Errorf("/a after the repair: %q", out)
 	}
-	runs, _ := check.ListRuns(root)
-	run := runs[len(runs)-1]
+	run := runOf(t, r.stdout)
 
 	// The right blobs are back (the wrong bucket was the mistake): undo.
 	copyDir(t, backup, blobDir)
@@ -605,4 +615,44 @@ func TestPercentFlag(t *testing.T) {
 	for _, bad := range []string{"5", "101%", "-1%", "x"} {
 		cliFails(t, check.ExitIncomplete, "not a share", "check", "--root", root, "--repair", "--guard-share", bad)
 	}
+}
+
+// A run of an earlier s3dfs recorded no lost+found moves in its manifest
+// (its undo restored nothing); undo takes them from its repairs.ndjson.
+func TestUndoOfAnOlderRun(t *testing.T) {
+	cleanStoreEnv(t)
+	root, blobDir, backup := guardStore(t, 5)
+	removeBlobs(t, blobDir)
+	cliOK(t, append([]string{"check", "--repair"}, quick...)...)
+	run := onlyRun(t, root)
+	// What the earlier version's manifest held: no relink, content or
+	// made entries.
+	man := filepath.Join(check.RunDir(root, run), "manifest.ndjson")
+	b, err := os.ReadFile(man)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		if line != "" && !strings.Contains(line, `"op":"relink"`) && !strings.Contains(line, `"op":"content"`) && !strings.Contains(line, `"op":"made"`) {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(man, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, backup, blobDir)
+	out := cliOK(t, "check", "undo", run)
+	if !strings.Contains(out, "restored 10 item(s)") {
+		t.Errorf("undo printed %q", out)
+	}
+	for i := range 5 {
+		if got := cliOK(t, "fs", "get", fmt.Sprintf("/a/f%02d", i)); got != "content of f"+strconv.Itoa(i) {
+			t.Errorf("/a/f%02d after undo: %q", i, got)
+		}
+	}
+	if out := cliOK(t, "fs", "ls", "/lost+found"); out != "" {
+		t.Errorf("lost+found after undo: %q", out)
+	}
+	cliOK(t, append([]string{"check"}, quick...)...)
 }
