@@ -13,6 +13,7 @@ import (
 
 	"github.com/s3dfs/s3dfs/blobstore"
 	"github.com/s3dfs/s3dfs/decomposedfs"
+	"github.com/s3dfs/s3dfs/decomposedfs/check"
 	"github.com/s3dfs/s3dfs/metadata"
 	"github.com/s3dfs/s3dfs/metadata/mpk"
 )
@@ -203,7 +204,8 @@ func Adopt(ctx context.Context, root string, desc BlobStore, blobs blobstore.Sto
 }
 
 // SampleBlobKeys returns the keys of up to n blobs that linked files of the
-// store reference, spread over its spaces.
+// store reference, spread over its spaces: their content, or the content a
+// repair found missing and took from the record (check.PropMissingBlob).
 func SampleBlobKeys(ctx context.Context, meta *mpk.Backend, n int) ([]string, error) {
 	sids, err := meta.ListSpaceIDs(ctx)
 	if err != nil {
@@ -224,7 +226,16 @@ func SampleBlobKeys(ctx context.Context, meta *mpk.Backend, n int) ([]string, er
 			if taken >= per {
 				return enough
 			}
-			if err != nil || nd == nil || nd.Type != metadata.TypeFile || metadata.ValidateID(nd.BlobID) != nil {
+			if err != nil || nd == nil || nd.Type != metadata.TypeFile {
+				return nil
+			}
+			bid := nd.BlobID
+			if bid == "" {
+				// A repair that found the blob missing (through the wrong
+				// bucket, maybe) took it from the record and noted it.
+				bid = nd.Props[check.PropMissingBlob]
+			}
+			if metadata.ValidateID(bid) != nil {
 				return nil
 			}
 			// Linked files only: a prepared node's blob may still be on
@@ -232,7 +243,7 @@ func SampleBlobKeys(ctx context.Context, meta *mpk.Backend, n int) ([]string, er
 			if l, err := meta.ReadEntry(sid, nd.ParentID, nd.Name); err != nil || l != id {
 				return nil
 			}
-			keys = append(keys, decomposedfs.BlobKey(sid, nd.BlobID))
+			keys = append(keys, decomposedfs.BlobKey(sid, bid))
 			taken++
 			return nil
 		})

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/s3dfs/s3dfs/blobstore"
 	"github.com/s3dfs/s3dfs/blobstore/posix"
 	"github.com/s3dfs/s3dfs/decomposedfs"
+	"github.com/s3dfs/s3dfs/decomposedfs/check"
 	"github.com/s3dfs/s3dfs/metadata"
 	"github.com/s3dfs/s3dfs/metadata/mpk"
 	"github.com/s3dfs/s3dfs/storeid"
@@ -162,9 +164,25 @@ func TestAdopt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A repair that found c's blob missing took it from the record and
+	// noted it: it still counts (the repair may have looked at the wrong
+	// bucket).
+	ri, err := fs.GetMD(ctx, decomposedfs.Reference{SpaceID: si.ID, Path: "/c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cKey := ""
+	if _, err := meta.UpdateNode(ctx, si.ID, ri.ID, func(n *metadata.Node) error {
+		cKey = decomposedfs.BlobKey(si.ID, n.BlobID)
+		n.Props = map[string]string{check.PropMissingBlob: n.BlobID}
+		n.BlobID, n.Size = "", 0
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	keys, err := storeid.SampleBlobKeys(ctx, meta, 10)
-	if err != nil || len(keys) != 3 {
-		t.Fatalf("sample %v, %v", keys, err)
+	if err != nil || len(keys) != 3 || !slices.Contains(keys, cKey) {
+		t.Fatalf("sample %v, %v (want 3 with %s)", keys, err, cKey)
 	}
 	desc := storeid.PosixDir(root, blobsAt)
 
