@@ -204,11 +204,24 @@ func (a *app) openCheck(cmd *cobra.Command, c *checkConfig) (*storage, string, e
 	if space == "" {
 		return st, "", nil
 	}
+	// An id, else the fs commands' project space of that name, else the
+	// personal space of the user of that name (as 's3dfs fs --space'),
+	// found on disk: a check must reach spaces whose records are broken.
+	has := func(id string) bool { _, err := os.Lstat(st.meta.SpacePath(id)); return err == nil }
 	id := strings.ToLower(space)
 	if metadata.ValidateID(id) != nil {
-		id = decomposedfs.NamedSpaceID(space)
+		named, personal := decomposedfs.NamedSpaceID(space), decomposedfs.PersonalSpaceID(space)
+		switch {
+		case has(named) && has(personal):
+			st.Close()
+			return nil, "", fmt.Errorf("space %s is ambiguous: the project space %s and the personal space %s; use an id", space, named, personal)
+		case has(personal):
+			id = personal
+		default:
+			id = named
+		}
 	}
-	if _, err := os.Lstat(st.meta.SpacePath(id)); err != nil {
+	if !has(id) {
 		st.Close()
 		return nil, "", fmt.Errorf("space %s: not found", space)
 	}

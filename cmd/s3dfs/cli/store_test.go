@@ -320,6 +320,7 @@ func TestNothingCreatedInAStore(t *testing.T) {
 	cliFails(t, cli.ExitFailure, "not found", "trash", "list", "--space", "nosuch")
 	cliFails(t, check.ExitIncomplete, "not found", append([]string{"check", "--space", "nosuch"}, quick...)...)
 	sameTree(t, "the store after reads", before, tree(t, root, "check", "blobs/.tmp"))
+	cliOK(t, append([]string{"check", "--space", "alice"}, quick...)...) // alice's personal space
 	if out := cliOK(t, "fs", "spaces"); strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, pid+" personal") {
 		t.Errorf("spaces after reads: %q, want alice's only", out)
 	}
