@@ -67,7 +67,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if !exists {
 		if !opts.CreateBucket {
-			return nil, fmt.Errorf("s3: bucket %q does not exist on %s", opts.Bucket, opts.Endpoint)
+			return nil, fmt.Errorf("s3: bucket %q does not exist on %s (set CreateBucket to create it)", opts.Bucket, opts.Endpoint)
 		}
 		err := client.MakeBucket(ctx, opts.Bucket, minio.MakeBucketOptions{Region: opts.Region})
 		if err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
