@@ -86,6 +86,10 @@ func (fs *FS) Close() error {
 }
 
 // Backend returns the metadata store (for tools such as the checker).
+// KeepsRevisions reports whether an overwrite keeps the earlier content
+// as a revision (the versions a server may advertise).
+func (fs *FS) KeepsRevisions() bool { return fs.opts.Revisions.MaxCount > 0 }
+
 func (fs *FS) Backend() metadata.Backend { return fs.meta }
 
 // Blobs returns the blob store.

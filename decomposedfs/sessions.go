@@ -2,12 +2,14 @@ package decomposedfs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -101,8 +103,16 @@ const DefaultUploadTTL = 24 * time.Hour
 
 // UploadSpec describes a resumable upload to start.
 type UploadSpec struct {
+	// ID is the session's id; empty: a new random one. A caller that maps
+	// a client's own name for an upload to an id (a UUID derived from it)
+	// gets ErrExist when a session with that id exists already.
+	ID   string
 	Ref  Reference // the file to create, or to give new content
 	Size int64     // the total length, known up front
+	// Detached starts an upload whose file is named only when it finishes
+	// (FinishUploadWith's Ref): Ref names just the space that receives the
+	// content, and the user must be allowed to create files at its root.
+	Detached bool
 	// Mtime, Checksum (of the whole content) and MimeType as for Upload.
 	Mtime    time.Time
 	Checksum *Checksum
@@ -116,18 +126,35 @@ type UploadSpec struct {
 type UploadSession struct {
 	ID       string
 	SpaceID  string
-	ParentID string
-	Name     string
+	ParentID string // a detached upload's: the space root
+	Name     string // a detached upload's: a placeholder
 	User     string
 	Size     int64
 	Offset   int64
 	Expires  time.Time
 	Meta     map[string]string
+	// Detached: the file is named when the upload finishes.
+	Detached bool
+	// Parked are the chunks kept aside until the bytes before them
+	// arrive (PutChunk), by offset.
+	Parked []ChunkInfo
+	// Done is the id of the file the upload became, once finished.
+	Done string
+}
+
+// ChunkInfo describes a chunk of an upload: Size bytes from Offset on.
+type ChunkInfo struct {
+	Offset, Size int64
 }
 
 func sessionOf(u *metadata.Upload) *UploadSession {
-	return &UploadSession{ID: u.ID, SpaceID: u.SpaceID, ParentID: u.ParentID, Name: u.Name, User: u.User,
-		Size: u.Size, Offset: u.Offset, Expires: time.Unix(0, u.Expires), Meta: u.Meta}
+	s := &UploadSession{ID: u.ID, SpaceID: u.SpaceID, ParentID: u.ParentID, Name: u.Name, User: u.User,
+		Size: u.Size, Offset: u.Offset, Expires: time.Unix(0, u.Expires), Meta: u.Meta, Detached: u.Detached, Done: u.Done}
+	for _, c := range u.Parked {
+		s.Parked = append(s.Parked, ChunkInfo{Offset: c.Offset, Size: c.Size})
+	}
+	slices.SortFunc(s.Parked, func(a, b ChunkInfo) int { return cmp.Compare(a.Offset, b.Offset) })
+	return s
 }
 
 func (fs *FS) multiparter() (blobstore.Multiparter, error) {
@@ -156,40 +183,35 @@ func (fs *FS) InitiateUpload(ctx context.Context, spec UploadSpec) (*UploadSessi
 			return nil, err
 		}
 	}
-	parent, ppath, name, err := fs.resolveParent(ctx, spec.Ref)
-	if err != nil {
+	id := spec.ID
+	if id == "" {
+		id = uuid.NewString()
+	} else if err := metadata.ValidateID(id); err != nil {
+		return nil, fmt.Errorf("%w: upload id %q", ErrInvalidRef, id)
+	}
+	var parent *metadata.Node
+	var name string
+	nodeID := uuid.NewString()
+	if spec.Detached {
+		// The target is named at the end, where permissions and locks
+		// are checked; the content's space is known now.
+		if parent, err = fs.detachedParent(ctx, spec.Ref.SpaceID); err != nil {
+			return nil, err
+		}
+		name = ".upload-" + id
+	} else if parent, nodeID, name, err = fs.uploadTarget(ctx, spec.Ref); err != nil {
 		return nil, err
 	}
 	sid := parent.SpaceID
-	nodeID := uuid.NewString()
-	lt := target{path: ppath}
-	if existing, err := fs.meta.Lookup(ctx, sid, parent.ID, name); err == nil {
-		if existing.Type == metadata.TypeDir {
-			return nil, fs.hide(ctx, sid, lookup.Join(ppath, name), fmt.Errorf("%w: %s", ErrIsDir, lookup.Join(ppath, name)))
-		}
-		nodeID, lt = existing.ID, target{path: lookup.Join(ppath, name)}
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	need := PermCreateFile
-	if lt.path != ppath {
-		need = PermOverwrite
-	}
-	if _, err := fs.authorize(ctx, sid, lt.path, need); err != nil {
-		return nil, err
-	}
-	if err := fs.checkLocks(ctx, sid, lt); err != nil {
-		return nil, err
-	}
 	ttl := spec.TTL
 	if ttl <= 0 {
 		ttl = DefaultUploadTTL
 	}
 	now := cache.NextTime()
 	u := &metadata.Upload{
-		ID: uuid.NewString(), SpaceID: sid, ParentID: parent.ID, Name: name, NodeID: nodeID, User: spec.User,
+		ID: id, SpaceID: sid, ParentID: parent.ID, Name: name, NodeID: nodeID, User: spec.User,
 		Size: spec.Size, MimeType: spec.MimeType, Meta: spec.Meta, Created: now, Expires: now + int64(ttl),
-		BlobID: uuid.NewString(), PartSize: partSize(mp.MinPartSize(), spec.Size),
+		BlobID: uuid.NewString(), PartSize: partSize(mp.MinPartSize(), spec.Size), Detached: spec.Detached,
 	}
 	if !spec.Mtime.IsZero() {
 		u.Mtime = spec.Mtime.UnixNano()
@@ -524,9 +546,39 @@ func (w *uploadWriter) discard(ctx context.Context) {
 // finished again. An incomplete upload gives ErrPrecondition, one that
 // another request is writing or finishing ErrUploadBusy.
 func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error) {
+	return fs.FinishUploadWith(ctx, id, FinishOptions{})
+}
+
+// FinishOptions are what a client may say only when it finishes an upload
+// (the chunked uploads of ownCloud and Nextcloud clients name their file,
+// its mtime and its checksum in the last request).
+type FinishOptions struct {
+	// Ref names the file the upload becomes, in the upload's space (else
+	// ErrCrossSpace); required for a detached upload, and otherwise it
+	// replaces the target named at the start.
+	Ref Reference
+	// Mtime, if set, replaces the upload's.
+	Mtime time.Time
+	// Checksum, if set, must match the content too (ErrChecksumMismatch:
+	// the upload ends, nothing is stored).
+	Checksum *Checksum
+	// IfMatch and CreateOnly as for Upload, checked when the file is
+	// committed (ErrPrecondition: the upload ends).
+	IfMatch    string
+	CreateOnly bool
+}
+
+// FinishUploadWith is FinishUpload with what the client says at the end.
+// Chunks parked ahead of their turn (PutChunk) are taken in first.
+func (fs *FS) FinishUploadWith(ctx context.Context, id string, fo FinishOptions) (*ResourceInfo, error) {
 	mp, err := fs.multiparter()
 	if err != nil {
 		return nil, err
+	}
+	if fo.Checksum != nil {
+		if err := fo.Checksum.validate(); err != nil {
+			return nil, err
+		}
 	}
 	u, err := fs.readUpload(ctx, id)
 	if err != nil {
@@ -535,8 +587,19 @@ func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error
 	if u.Done != "" {
 		return fs.GetMD(ctx, Reference{SpaceID: u.SpaceID, NodeID: u.Done})
 	}
+	if len(u.Parked) > 0 {
+		if err := fs.takeParked(ctx, id); err != nil {
+			return nil, err
+		}
+		if u, err = fs.readUpload(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	if u.Offset != u.Size {
 		return nil, fmt.Errorf("%w: upload %s has %d of %d bytes", ErrPrecondition, id, u.Offset, u.Size)
+	}
+	if u.Detached && fo.Ref == (Reference{}) {
+		return nil, fmt.Errorf("%w: upload %s needs the file it becomes", ErrInvalidRef, id)
 	}
 	token := leaseToken()
 	u, err = fs.meta.UpdateUpload(ctx, id, func(cur *metadata.Upload) error {
@@ -551,7 +614,7 @@ func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error
 		return nil
 	})
 	if errors.Is(err, errAlreadyDone) {
-		return fs.FinishUpload(ctx, id)
+		return fs.FinishUploadWith(ctx, id, fo)
 	}
 	if err != nil {
 		return nil, err
@@ -566,14 +629,10 @@ func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error
 			return nil
 		})
 	}
-	parent, err := fs.meta.ReadNode(ctx, u.SpaceID, u.ParentID)
-	var ppath string
-	if err == nil {
-		ppath, err = fs.lu.PathOf(ctx, parent)
-	}
+	parent, ppath, name, err := fs.finishTarget(ctx, u, fo.Ref)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			fs.AbortUpload(context.WithoutCancel(ctx), id)
+		if errors.Is(err, ErrNotFound) && fo.Ref == (Reference{}) {
+			fs.AbortUpload(context.WithoutCancel(ctx), id) // the folder is gone
 		} else {
 			release()
 		}
@@ -582,8 +641,12 @@ func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error
 	// The target's locks and the user's permissions are checked again: a
 	// lock taken while the content streamed is honoured.
 	lt, need := target{path: ppath}, PermCreateFile
-	if existing, err := fs.meta.Lookup(ctx, u.SpaceID, u.ParentID, u.Name); err == nil && existing.Type == metadata.TypeFile {
-		lt, need = target{path: lookup.Join(ppath, u.Name)}, PermOverwrite
+	if existing, err := fs.meta.Lookup(ctx, u.SpaceID, parent.ID, name); err == nil {
+		if existing.Type == metadata.TypeDir {
+			release()
+			return nil, fs.hide(ctx, u.SpaceID, lookup.Join(ppath, name), fmt.Errorf("%w: %s", ErrIsDir, lookup.Join(ppath, name)))
+		}
+		lt, need = target{path: lookup.Join(ppath, name)}, PermOverwrite
 	}
 	if _, err := fs.authorize(ctx, u.SpaceID, lt.path, need); err != nil {
 		release()
@@ -599,16 +662,12 @@ func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error
 		return nil, err
 	}
 	c := content{size: u.Size, sums: h.sums()}
-	if u.Size > 0 {
-		if err := fs.assemble(ctx, mp, u); err != nil {
-			release() // a passing failure: the session stays
-			return nil, err
-		}
-		c.blobID = u.BlobID
-	}
-	opts := UploadOptions{Size: u.Size, MimeType: u.MimeType}
+	opts := UploadOptions{Size: u.Size, MimeType: u.MimeType, IfMatch: fo.IfMatch, CreateOnly: fo.CreateOnly}
 	if u.Mtime != 0 {
 		opts.Mtime = time.Unix(0, u.Mtime)
+	}
+	if !fo.Mtime.IsZero() {
+		opts.Mtime = fo.Mtime
 	}
 	if u.Checksum != "" {
 		if opts.Checksum, err = ParseChecksum(u.Checksum); err != nil {
@@ -616,7 +675,22 @@ func (fs *FS) FinishUpload(ctx context.Context, id string) (*ResourceInfo, error
 			return nil, err
 		}
 	}
-	ri, err := fs.commit(ctx, parent, ppath, u.Name, u.NodeID, c, opts, nil)
+	// The content's checksums are known before it is assembled: a
+	// mismatch ends the upload without assembling anything.
+	for _, want := range []*Checksum{opts.Checksum, fo.Checksum} {
+		if err := want.check(c.sums); err != nil {
+			fs.endUpload(context.WithoutCancel(ctx), u, true)
+			return nil, err
+		}
+	}
+	if u.Size > 0 {
+		if err := fs.assemble(ctx, mp, u); err != nil {
+			release() // a passing failure: the session stays
+			return nil, err
+		}
+		c.blobID = u.BlobID
+	}
+	ri, err := fs.commit(ctx, parent, ppath, name, u.NodeID, c, opts, nil)
 	if err != nil {
 		// The commit deleted the assembled blob; what is left of the
 		// session goes too.
@@ -697,6 +771,9 @@ func (fs *FS) endUpload(ctx context.Context, u *metadata.Upload, withParts bool)
 	}
 	for _, t := range u.Tails {
 		fs.deleteBlob(ctx, u.SpaceID, t.BlobID)
+	}
+	for _, c := range u.Parked {
+		fs.deleteBlob(ctx, u.SpaceID, c.BlobID)
 	}
 	fs.release(ctx, reservation{spaceID: u.SpaceID, id: u.ID})
 	if err := fs.meta.DeleteUpload(ctx, u.ID); err != nil {

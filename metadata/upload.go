@@ -56,6 +56,16 @@ type Upload struct {
 	// it expires, so that finishing again gives the same answer.
 	Done string `msgpack:"done,omitempty"`
 
+	// Detached: ParentID and Name are placeholders (the space root and a
+	// name of the upload's own); the file is named when the upload
+	// finishes. Chunked uploads of the ownCloud and Nextcloud clients
+	// learn their target only then.
+	Detached bool `msgpack:"det,omitempty"`
+	// Parked are chunks that arrived ahead of their turn (they start
+	// beyond Offset), each kept whole in a blob of its own until the bytes
+	// before it have arrived; at most MaxParked.
+	Parked []UploadChunk `msgpack:"park,omitempty"`
+
 	unknown map[string]msgpack.RawMessage
 }
 
@@ -65,6 +75,18 @@ type UploadPart struct {
 	Size   int64  `msgpack:"s"`
 	ETag   string `msgpack:"e"`
 }
+
+// UploadChunk is a chunk kept aside: Size bytes of the content from
+// Offset on, in the blob BlobID.
+type UploadChunk struct {
+	Offset int64  `msgpack:"o"`
+	Size   int64  `msgpack:"s"`
+	BlobID string `msgpack:"b"`
+}
+
+// MaxParked bounds the chunks an upload keeps aside, so that its record
+// stays small however a client orders its chunks.
+const MaxParked = 64
 
 // UploadTail is a small blob holding bytes that do not fill a part yet.
 type UploadTail struct {
@@ -96,6 +118,7 @@ func (u *Upload) Clone() *Upload {
 	}
 	c.Parts = append([]UploadPart(nil), u.Parts...)
 	c.Tails = append([]UploadTail(nil), u.Tails...)
+	c.Parked = append([]UploadChunk(nil), u.Parked...)
 	c.Hashes = make([][]byte, len(u.Hashes))
 	for i, h := range u.Hashes {
 		c.Hashes[i] = append([]byte(nil), h...)
@@ -119,6 +142,13 @@ func (u *Upload) Validate() error {
 		return fail(fmt.Sprintf("offset %d of size %d", u.Offset, u.Size))
 	case u.PartSize <= 0:
 		return fail("no part size")
+	case len(u.Parked) > MaxParked:
+		return fail(fmt.Sprintf("%d parked chunks, more than %d", len(u.Parked), MaxParked))
+	}
+	for _, c := range u.Parked {
+		if c.Offset < 0 || c.Size <= 0 || c.Offset+c.Size > u.Size || ValidateID(c.BlobID) != nil {
+			return fail(fmt.Sprintf("parked chunk of %d bytes at %d", c.Size, c.Offset))
+		}
 	}
 	return nil
 }

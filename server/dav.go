@@ -55,21 +55,8 @@ func (h *Handler) dispatch(q *davReq) error {
 		return errorf(http.StatusForbidden, "space %s is disabled", q.t.Space.ID)
 	}
 	if r.Method != http.MethodOptions {
-		ifh, err := parseIf(r.Header.Get("If"))
-		if err != nil {
-			return errorf(http.StatusBadRequest, "If header: %v", err)
-		}
-		if ifh != nil {
-			ok, err := h.evalIf(q, ifh)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return errorf(http.StatusPreconditionFailed, "If header: no list matches")
-			}
-			q.tokens = ifh.tokens()
-			q.ctx = decomposedfs.WithLockTokens(q.ctx, q.tokens...)
-			q.r = r.WithContext(q.ctx)
+		if err := h.checkIf(q); err != nil {
+			return err
 		}
 	}
 	for _, ext := range h.opts.Extensions {
@@ -87,6 +74,29 @@ func (h *Handler) dispatch(q *davReq) error {
 		return errorf(http.StatusNotImplemented, "unknown method %q", r.Method)
 	}
 	return m(h, q)
+}
+
+// checkIf evaluates the request's If header on its target (412 when no
+// list matches) and hands the lock tokens it names to the driver.
+func (h *Handler) checkIf(q *davReq) error {
+	ifh, err := parseIf(q.r.Header.Get("If"))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "If header: %v", err)
+	}
+	if ifh == nil {
+		return nil
+	}
+	ok, err := h.evalIf(q, ifh)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errorf(http.StatusPreconditionFailed, "If header: no list matches")
+	}
+	q.tokens = ifh.tokens()
+	q.ctx = decomposedfs.WithLockTokens(q.ctx, q.tokens...)
+	q.r = q.r.WithContext(q.ctx)
+	return nil
 }
 
 // options answers OPTIONS: the DAV classes and the methods the resource

@@ -275,7 +275,7 @@ func (h *Handler) mapURL(ctx context.Context, host, user, raw string) (*Target, 
 	if u.Host == "" && !strings.HasPrefix(u.Path, "/") {
 		return nil, errBadPath
 	}
-	rt, err := parseRoute(u.EscapedPath())
+	rt, err := h.route(u.EscapedPath())
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,9 @@ func (h *Handler) put(q *davReq) error {
 	if q.t.Path == "/" {
 		return errorf(http.StatusMethodNotAllowed, "PUT on a space root")
 	}
+	if _, chunked := r.Header["Oc-Chunked"]; chunked {
+		return h.putChunkV1(q) // a chunk, never a file of its own
+	}
 	if r.Header.Get("Content-Range") != "" {
 		// RFC 9110, 14.5: a partial PUT must not be taken for a whole one.
 		return errorf(http.StatusBadRequest, "PUT with Content-Range")
@@ -68,16 +71,8 @@ func (h *Handler) put(q *davReq) error {
 	if err != nil {
 		return fail(err, opCreate)
 	}
-	// ownCloud's header names, spelled as ownCloud spells them: some
-	// clients compare them case-sensitively.
 	hd := q.w.Header()
-	hd.Set("ETag", ri.Etag)
-	hd["OC-ETag"] = []string{ri.Etag}
-	hd["OC-FileId"] = []string{ri.SpaceID + "!" + ri.ID}
-	hd.Set("Last-Modified", ri.Mtime.UTC().Format(http.TimeFormat))
-	if !opts.Mtime.IsZero() {
-		hd["X-OC-MTime"] = []string{"accepted"}
-	}
+	h.fileHeaders(q.ctx, hd, q.t, ri, !opts.Mtime.IsZero())
 	hd.Set("Content-Length", "0")
 	if existing == nil {
 		q.w.WriteHeader(http.StatusCreated)

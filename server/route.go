@@ -121,6 +121,24 @@ func parseRoute(escaped string) (route, error) {
 	return rt, nil
 }
 
+// route parses an escaped URL path, which may start with the base path,
+// into a route whose base carries the base path (see Options.BasePath).
+func (h *Handler) route(escaped string) (route, error) {
+	bp := h.opts.BasePath
+	if bp != "" {
+		if rest, ok := strings.CutPrefix(escaped, bp); ok && (rest == "" || rest[0] == '/') {
+			escaped = rest
+		}
+	}
+	rt, err := parseRoute(escaped)
+	rt.base = bp + rt.base
+	return rt, err
+}
+
+// pathPrefix is the path every URL of a response starts with: the base
+// path.
+func (h *Handler) pathPrefix() string { return h.opts.BasePath }
+
 // decodeSegments decodes an escaped path into its segments, dropping empty
 // ones, and refuses any segment that could mean something other than a
 // name.

@@ -76,8 +76,19 @@ type Options struct {
 	Extensions []Extension
 	// Mounts serves other URL prefixes (say "/dav/uploads/") behind the
 	// same authentication, logging and metrics; the handler gets the user
-	// with UserFromContext.
+	// with UserFromContext, and the URL path with BasePath in front.
 	Mounts map[string]http.Handler
+	// BasePath is a path prefix ("/cloud") under which the server is
+	// reached, as behind a reverse proxy that maps
+	// https://example.com/cloud/ to it: requests are served with the prefix
+	// and without it (a proxy that strips it), and every URL in a
+	// response carries it. Empty: the server's root.
+	BasePath string
+	// TUS, if not nil, is the TUS handler the capabilities advertise.
+	TUS *TUSSupport
+	// UploadTTL is how long a chunked upload may stay unfinished; 0:
+	// decomposedfs.DefaultUploadTTL.
+	UploadTTL time.Duration
 }
 
 // DefaultOptions returns the defaults.
@@ -108,6 +119,37 @@ func (o Options) Validate() error {
 		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
 			return fmt.Errorf("server: mount %q must start and end with '/'", p)
 		}
+	}
+	if err := validBasePath(o.BasePath); err != nil {
+		return err
+	}
+	if o.UploadTTL < 0 {
+		return fmt.Errorf("server: negative UploadTTL %v", o.UploadTTL)
+	}
+	return nil
+}
+
+// validBasePath accepts "" or a path of plain segments that starts with
+// '/', does not end with one, and is not itself a route of the server.
+func validBasePath(p string) error {
+	if p == "" {
+		return nil
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
+		return fmt.Errorf("server: BasePath %q must start with '/' and not end with one", p)
+	}
+	segs, err := decodeSegments(p)
+	if err != nil || "/"+strings.Join(segs, "/") != p {
+		return fmt.Errorf("server: BasePath %q: want plain path segments, no escapes, no empty ones", p)
+	}
+	for _, s := range segs {
+		if escapeSegment(s) != s {
+			return fmt.Errorf("server: BasePath %q: segment %q needs escaping in a URL", p, s)
+		}
+	}
+	switch segs[0] {
+	case "dav", "remote.php", "ocs", "status.php", "healthz", "readyz", "metrics":
+		return fmt.Errorf("server: BasePath %q would hide the server's own %s route", p, "/"+segs[0])
 	}
 	return nil
 }
@@ -162,7 +204,21 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &httpError{status: http.StatusRequestHeaderFieldsTooLarge, err: errors.New("request header too large")})
 		return
 	}
-	switch r.URL.Path {
+	path, escaped := r.URL.Path, r.URL.EscapedPath()
+	if bp := h.opts.BasePath; bp != "" {
+		// Served with or without the prefix (see Options.BasePath).
+		if rest, ok := strings.CutPrefix(escaped, bp); ok && (rest == "" || rest[0] == '/') {
+			escaped = rest
+			if escaped == "" {
+				escaped = "/"
+			}
+			path = strings.TrimPrefix(path, bp)
+			if path == "" {
+				path = "/"
+			}
+		}
+	}
+	switch path {
 	case "/healthz":
 		writeText(w, http.StatusOK, "ok\n")
 		return
@@ -179,17 +235,37 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if path == "/status.php" {
+		h.status(w, r)
+		return
+	}
+	if o, ok := ocsPaths[path]; ok {
+		h.ocs(w, r, o.v2, o.user)
+		return
+	}
+	if strings.HasPrefix(escaped, prefixOCUploads) {
+		h.uploads(w, r, escaped)
+		return
+	}
 	for prefix, mh := range h.opts.Mounts {
-		if strings.HasPrefix(r.URL.Path, prefix) {
+		if strings.HasPrefix(path, prefix) {
 			user, groups, ok := h.authenticate(w, r, false)
 			if !ok {
 				return
 			}
-			mh.ServeHTTP(w, r.WithContext(withUser(r.Context(), user, groups)))
+			r = r.WithContext(withUser(r.Context(), user, groups))
+			if bp := h.opts.BasePath; bp != "" {
+				// Mounts see the prefixed path, whether the request
+				// came with it or not.
+				u := *r.URL
+				u.Path, u.RawPath = bp+path, ""
+				r.URL = &u
+			}
+			mh.ServeHTTP(w, r)
 			return
 		}
 	}
-	rt, err := parseRoute(r.URL.EscapedPath())
+	rt, err := h.route(escaped)
 	switch {
 	case errors.Is(err, errNoRoute):
 		h.writeError(w, r, &httpError{status: http.StatusNotFound, err: err})

@@ -76,6 +76,12 @@ func (r *run) uploadRefs(u *metadata.Upload) {
 			r.addRef(ref{space: sp, blob: pack(t.BlobID), owner: owner, size: t.Size, kind: refUploadTail})
 		}
 	}
+	// Chunks kept aside until their turn are the upload's like its tails.
+	for _, c := range u.Parked {
+		if metadata.ValidateID(c.BlobID) == nil {
+			r.addRef(ref{space: sp, blob: pack(c.BlobID), owner: owner, size: c.Size, kind: refUploadTail})
+		}
+	}
 }
 
 // upload is what the other phases need to know of an upload record.

@@ -49,6 +49,11 @@ type Options struct {
 	// Logger receives tusd's warnings and the errors that a client sees as
 	// a 500. Nil means slog.Default().
 	Logger *slog.Logger
+	// Permissions, if set, gives the user's permissions on a file an
+	// upload became, as ownCloud's letters: the answer that commits a file
+	// carries them as OC-Perm, which the ownCloud client reads instead of
+	// asking with a PROPFIND. ctx is the request's.
+	Permissions func(ctx context.Context, ri *decomposedfs.ResourceInfo) string
 }
 
 // DefaultOptions returns the defaults.
@@ -102,7 +107,7 @@ func New(fs *decomposedfs.FS, opts Options) (*Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	st := &store{fs: fs, ttl: opts.TTL, finishStranded: opts.FinishStranded, log: log}
+	st := &store{fs: fs, ttl: opts.TTL, finishStranded: opts.FinishStranded, log: log, perms: opts.Permissions}
 	comp := handler.NewStoreComposer()
 	comp.UseCore(st)
 	comp.UseTerminater(st)
@@ -146,6 +151,13 @@ func WithTarget(ctx context.Context, user string, folder decomposedfs.Reference)
 // Extensions the handler implements, for Tus-Extension.
 const extensions = "creation,creation-with-upload,termination,checksum,expiration"
 
+// Version is the TUS protocol version the handler speaks.
+const Version = "1.0.0"
+
+// Extensions lists the TUS extensions the handler implements (for a
+// server's capabilities).
+func Extensions() []string { return strings.Split(extensions, ",") }
+
 // checksumAlgorithms are those Upload-Checksum may name.
 const checksumAlgorithms = "sha1,md5"
 
@@ -178,7 +190,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	rq := &request{header: w.Header()}
+	rq := &request{header: w.Header(), ocMtime: r.Header.Get("X-OC-Mtime")}
 	if t, ok := r.Context().Value(targetKey{}).(target); ok {
 		rq.user = t.user
 		if t.folder != (decomposedfs.Reference{}) {

@@ -32,6 +32,9 @@ type request struct {
 	// location is the URL prefix of uploads for this request (Location is
 	// it plus the id).
 	location string
+	// ocMtime is the X-OC-Mtime header: the ownCloud client names the
+	// file's mtime there, not in the metadata.
+	ocMtime string
 }
 
 type requestKey struct{}

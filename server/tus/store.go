@@ -23,6 +23,7 @@ type store struct {
 	ttl            time.Duration
 	finishStranded bool // see Options.FinishStranded
 	log            *slog.Logger
+	perms          func(context.Context, *decomposedfs.ResourceInfo) string // see Options.Permissions
 }
 
 var (
@@ -55,11 +56,14 @@ func (s *store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 	return &upload{s: s, sess: sess}, nil
 }
 
-// uploadSpec turns a creation request into the driver's terms.
+// uploadSpec turns a creation request into the driver's terms. The
+// filename may be a path below the folder ("docs/a.txt", or "/docs/a.txt"
+// as the ownCloud client sends it, relative to the URL it POSTs to); its
+// folders must exist.
 func uploadSpec(rq *request, info handler.FileInfo) (decomposedfs.UploadSpec, error) {
 	meta := info.MetaData
-	name := meta["filename"]
-	if err := checkName(name); err != nil {
+	rel, err := checkPath(meta["filename"])
+	if err != nil {
 		return decomposedfs.UploadSpec{}, err
 	}
 	folder := decomposedfs.Reference{SpaceID: decomposedfs.PersonalSpaceID(rq.user)}
@@ -67,8 +71,16 @@ func uploadSpec(rq *request, info handler.FileInfo) (decomposedfs.UploadSpec, er
 		folder = *rq.folder
 	}
 	ref := folder
-	ref.Path = strings.TrimSuffix(folder.Path, "/") + "/" + name
+	ref.Path = strings.TrimSuffix(folder.Path, "/") + "/" + rel
 	spec := decomposedfs.UploadSpec{Ref: ref, Size: info.Size, User: rq.user, Meta: meta}
+	if meta["mtime"] == "" && rq.ocMtime != "" {
+		// The ownCloud client's way: the X-OC-Mtime header.
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		meta["mtime"] = rq.ocMtime
+		spec.Meta = meta
+	}
 	if v := meta["mtime"]; v != "" {
 		mt, err := parseMtime(v)
 		if err != nil {
@@ -89,6 +101,26 @@ func uploadSpec(rq *request, info handler.FileInfo) (decomposedfs.UploadSpec, er
 		spec.Checksum = c
 	}
 	return spec, nil
+}
+
+// checkPath splits a filename into its names, refusing any that would not
+// name a single entry, and returns them joined by '/'. One leading '/' is
+// allowed (the path is relative to the folder all the same); empty
+// segments are not.
+func checkPath(name string) (string, error) {
+	rel := strings.TrimPrefix(name, "/")
+	if rel == "" {
+		return "", checkName(rel)
+	}
+	for seg := range strings.SplitSeq(rel, "/") {
+		if err := checkName(seg); err != nil {
+			if seg == "" {
+				return "", badRequest("ERR_INVALID_FILENAME", "invalid filename %q: an empty path segment", name)
+			}
+			return "", err
+		}
+	}
+	return rel, nil
 }
 
 // checkName refuses names that would not name a single new entry. The
@@ -134,7 +166,7 @@ func (s *store) GetUpload(ctx context.Context, id string) (handler.Upload, error
 	if err != nil {
 		return nil, s.tusError(ctx, err)
 	}
-	if rq.user == "" || sess.User != rq.user {
+	if rq.user == "" || sess.User != rq.user || !isTUS(sess) {
 		return nil, handler.ErrNotFound
 	}
 	rq.expires(sess)
@@ -153,10 +185,17 @@ func (s *store) owned(ctx context.Context, id string) error {
 	if err != nil {
 		return s.tusError(ctx, err)
 	}
-	if rq := requestFrom(ctx); rq.user == "" || sess.User != rq.user {
+	if rq := requestFrom(ctx); rq.user == "" || sess.User != rq.user || !isTUS(sess) {
 		return handler.ErrNotFound
 	}
 	return nil
+}
+
+// isTUS reports whether a session was created by TUS (it has a filename):
+// the sessions of other protocols (the clients' chunked uploads) are not
+// TUS uploads, even for their owner.
+func isTUS(sess *decomposedfs.UploadSession) bool {
+	return sess.Meta["filename"] != ""
 }
 
 // AsTerminatableUpload implements handler.TerminaterDataStore.
@@ -229,6 +268,12 @@ func (u *upload) finish(ctx context.Context) error {
 	hd.Set("OC-FileId", ri.SpaceID+"!"+ri.ID)
 	if u.sess.Meta["mtime"] != "" {
 		hd.Set("X-OC-MTime", "accepted")
+	}
+	if ri.Checksums.SHA1 != "" {
+		hd.Set("OC-Checksum", "SHA1:"+ri.Checksums.SHA1)
+	}
+	if u.s.perms != nil {
+		hd.Set("OC-Perm", u.s.perms(ctx, ri))
 	}
 	return nil
 }

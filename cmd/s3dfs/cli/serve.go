@@ -33,6 +33,8 @@ type serveConfig struct {
 	maxHeader      byteSize
 	configFile     string
 	init           bool
+	basePath       string
+	uploadTTL      time.Duration
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -98,6 +100,8 @@ that way leaves nothing behind) and exits.`,
 	f.Var(&c.maxXMLBody, "max-xml-body", "largest XML request body (413 beyond)")
 	f.Var(&c.maxHeader, "max-header", "largest request header (431 beyond)")
 	f.StringVar(&c.configFile, "config", "", "JSON config `FILE`: {\"flag-name\": value, ...}")
+	f.StringVar(&c.basePath, "base-path", "", "serve under this URL `PATH` too (\"/cloud\", behind a proxy): every URL in an answer carries it")
+	f.DurationVar(&c.uploadTTL, "upload-ttl", decomposedfs.DefaultUploadTTL, "how long an unfinished resumable or chunked upload is kept before it is removed")
 	return cmd
 }
 
@@ -145,23 +149,36 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	opts.PropfindDepthLimit = c.depthLimit
 	opts.MaxXMLBody = int64(c.maxXMLBody)
 	opts.MaxHeaderBytes = int(c.maxHeader)
+	opts.BasePath = c.basePath
+	if c.uploadTTL <= 0 {
+		return usageErrorf("--upload-ttl must be positive")
+	}
+	opts.UploadTTL = c.uploadTTL
 	// Resumable uploads (TUS): their own URLs under /dav/uploads/, and
-	// ownCloud's POST to a folder URL.
+	// ownCloud's POST to a folder URL. The handler sees the base path in
+	// front (server.Options.Mounts), so its Locations carry it.
+	var h *server.Handler
 	topts := tus.DefaultOptions()
-	topts.User, topts.Logger = server.UserFromContext, logger
+	topts.User, topts.Logger, topts.TTL = server.UserFromContext, logger, c.uploadTTL
+	topts.BasePath = c.basePath + topts.BasePath
+	topts.Permissions = func(ctx context.Context, ri *decomposedfs.ResourceInfo) string { return h.FilePermissions(ctx, ri) }
 	uploads, err := tus.New(stg.fs, topts)
 	if err != nil {
-		return err
+		return usageError(err)
 	}
-	opts.Mounts = map[string]http.Handler{topts.BasePath: uploads}
+	opts.Mounts = map[string]http.Handler{"/dav/uploads/": uploads}
 	opts.Extensions = append(opts.Extensions, tusExtension{uploads})
+	opts.TUS = &server.TUSSupport{Version: tus.Version, Extensions: tus.Extensions()}
 	if err := opts.Validate(); err != nil {
 		return usageError(err)
 	}
-	h, err := server.New(stg.fs, opts)
+	h, err = server.New(stg.fs, opts)
 	if err != nil {
 		return err
 	}
+	// Unfinished uploads that ran out of time go, with their parts and
+	// chunks and the quota they hold.
+	go purgeUploads(cmd.Context(), stg.fs, c.uploadTTL, logger)
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
@@ -224,4 +241,23 @@ type tusExtension struct{ *tus.Handler }
 
 func (e tusExtension) Serve(w http.ResponseWriter, r *http.Request, t *server.Target) {
 	e.ServeHTTP(w, r.WithContext(tus.WithTarget(r.Context(), t.User, t.Ref())))
+}
+
+// purgeUploads removes expired uploads now and then until ctx ends: every
+// tenth of their lifetime, at most hourly.
+func purgeUploads(ctx context.Context, fs *decomposedfs.FS, ttl time.Duration, log *slog.Logger) {
+	t := time.NewTicker(min(max(ttl/10, time.Second), time.Hour))
+	defer t.Stop()
+	for {
+		if n, err := fs.PurgeExpiredUploads(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purging expired uploads", "err", err)
+		} else if n > 0 {
+			log.Info("purged expired uploads", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
