@@ -804,7 +804,14 @@ func (fs *FS) AbortUpload(ctx context.Context, id string) error {
 // PurgeExpiredUploads aborts every upload whose time ran out and returns
 // how many it aborted.
 func (fs *FS) PurgeExpiredUploads(ctx context.Context) (int, error) {
-	now := time.Now().UnixNano()
+	return fs.PurgeUploadsExpiredBy(ctx, time.Now())
+}
+
+// PurgeUploadsExpiredBy aborts every upload whose time runs out by t (and
+// so, with t in the future, uploads abandoned for longer than their
+// lifetime minus the difference), and returns how many it aborted.
+func (fs *FS) PurgeUploadsExpiredBy(ctx context.Context, t time.Time) (int, error) {
+	now := t.UnixNano()
 	var expired []string
 	err := fs.meta.ListUploads(ctx, func(u *metadata.Upload) error {
 		if u.Expires <= now {

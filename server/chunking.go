@@ -152,14 +152,15 @@ func (h *Handler) chunkDispatch(c *chunkReq) error {
 }
 
 // transfer reads the session of the request's transfer: 404 when there is
-// none (or it expired).
+// none (or it expired). A finished transfer is gone for every method but
+// the MOVE that finished it (which a client may send again).
 func (h *Handler) transfer(c *chunkReq) (*decomposedfs.UploadSession, error) {
 	sess, err := h.fs.GetUpload(c.r.Context(), c.id)
 	if err != nil {
 		return nil, fail(err, opRead)
 	}
-	if sess.Meta[metaChunking] == "" {
-		return nil, errorf(http.StatusNotFound, "upload %s is not a chunked upload", c.id)
+	if sess.Meta[metaChunking] == "" || sess.Done != "" && c.r.Method != "MOVE" {
+		return nil, errorf(http.StatusNotFound, "no transfer %q", c.transfer)
 	}
 	return sess, nil
 }
@@ -303,8 +304,8 @@ func (h *Handler) chunkPut(c *chunkReq) error {
 	if err != nil {
 		return fail(err, opCreate)
 	}
-	if sess.Meta[metaChunking] == "" {
-		return errorf(http.StatusNotFound, "upload %s is not a chunked upload", c.id)
+	if sess.Meta[metaChunking] == "" || sess.Done != "" {
+		return errorf(http.StatusNotFound, "no transfer %q", c.transfer)
 	}
 	if size, ok, err := totalLength(r); err != nil {
 		return err

@@ -72,11 +72,16 @@ func newEnvOn(t testing.TB, root string, store blobstore.Store, blobDir string, 
 	}
 	t.Cleanup(func() { meta.Close() })
 	rec := &recordingStore{Store: store}
+	var blobs blobstore.Store = rec
+	if mp, ok := store.(blobstore.Multiparter); ok {
+		// Resumable and chunked uploads need multipart uploads.
+		blobs = recordingMultiparter{rec, mp}
+	}
 	logs := &syncBuffer{}
 	log := slog.New(server.NewLogHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	fo := decomposedfs.DefaultOptions()
 	fo.Logger = log
-	fsys, err := decomposedfs.New(meta, rec, fo)
+	fsys, err := decomposedfs.New(meta, blobs, fo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,6 +382,13 @@ func (s *recordingStore) takeOpens() [][2]int64 {
 	o := s.opens
 	s.opens = nil
 	return o
+}
+
+// recordingMultiparter is a recordingStore of a store with multipart
+// uploads.
+type recordingMultiparter struct {
+	*recordingStore
+	blobstore.Multiparter
 }
 
 // brokenStore is a blob store that cannot be reached.

@@ -169,7 +169,12 @@ func TestCreation(t *testing.T) {
 		{"empty filename", basePath, uploadMeta("filename", ""), http.StatusBadRequest},
 		{"dot", basePath, uploadMeta("filename", "."), http.StatusBadRequest},
 		{"dotdot", basePath, uploadMeta("filename", ".."), http.StatusBadRequest},
-		{"slash", basePath, uploadMeta("filename", "docs/x"), http.StatusBadRequest},
+		// A filename may be a path below the folder (owncloudcmd's), but
+		// only of names.
+		{"empty segment", basePath, uploadMeta("filename", "docs//x"), http.StatusBadRequest},
+		{"dotdot segment", basePath, uploadMeta("filename", "docs/../x"), http.StatusBadRequest},
+		{"only a slash", basePath, uploadMeta("filename", "/"), http.StatusBadRequest},
+		{"path below a file", basePath, uploadMeta("filename", "a.txt/x"), http.StatusConflict},
 		{"backslash", basePath, uploadMeta("filename", `a\b`), http.StatusBadRequest},
 		{"nul", basePath, uploadMeta("filename", "a\x00b"), http.StatusBadRequest},
 		{"not utf-8", basePath, uploadMeta("filename", "a\xffb"), http.StatusBadRequest},
