@@ -28,3 +28,5 @@ echo "== litmus" >&2
 scripts/litmus.sh
 echo "== rclone" >&2
 scripts/rclone.sh
+echo "== desktop clients" >&2
+scripts/clients.sh
