@@ -202,8 +202,8 @@ func (fs *FS) park(ctx context.Context, u *metadata.Upload, offset int64, r *chu
 	c := metadata.UploadChunk{Offset: offset, Size: size, BlobID: uuid.NewString()}
 	_, err := fs.blobs.Put(ctx, BlobKey(u.SpaceID, c.BlobID), r, size, blobstore.PutOptions{
 		Metadata: map[string]string{MetaSpace: u.SpaceID, MetaNode: u.NodeID, MetaUpload: u.ID}})
-	if err == nil {
-		err = r.complete()
+	if cerr := r.complete(); cerr != nil {
+		err = cerr // a short body, however the blob store saw it
 	}
 	if err != nil {
 		fs.deleteBlob(ctx, u.SpaceID, c.BlobID)
