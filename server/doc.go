@@ -14,7 +14,23 @@
 //	/dav/meta/{file id}/v/{revision}         a file's versions (versions.go)
 //	/remote.php/dav/...                      aliases of all of the above, for ownCloud clients
 //	/remote.php/webdav/{path}                the authenticated user's personal space
+//	/remote.php/dav/uploads/{user}/{id}/     the desktop clients' chunked uploads (chunking.go)
+//	/status.php  /ocs/v{1,2}.php/cloud/...   what the desktop clients read first (ocs.go)
 //	/healthz  /readyz  /metrics              no authentication
+//
+// Options.BasePath serves all of them under a prefix too.
+//
+// # Desktop clients
+//
+// status.php, the OCS capabilities (built from what the server has) and
+// the OCS user answer the ownCloud and Nextcloud clients' first
+// questions. Their chunked uploads, Nextcloud's NG/v2 under
+// /remote.php/dav/uploads/ (chunking.go) and ownCloud's v1 (a PUT with
+// OC-Chunked, chunkv1.go), stream into driver upload sessions
+// (decomposedfs.PutChunk, FinishUploadWith), as TUS does; a chunk is never
+// a file. Every answer that stores a file carries what the clients would
+// otherwise PROPFIND for: the etag, the file id, the checksum and OC-Perm
+// (ocheaders.go).
 //
 // # Visibility
 //

@@ -36,7 +36,8 @@
 //	POST     BasePath, or a  201 Location (BasePath+id, absolute URL),
 //	         folder's URL    Upload-Expires; with a body (creation-with-
 //	         (WithTarget)    upload) Upload-Offset; a complete upload is
-//	                         committed: ETag, OC-ETag, OC-FileId, X-OC-MTime
+//	                         committed: ETag, OC-ETag, OC-FileId, OC-Checksum,
+//	                         OC-Perm (Options.Permissions), X-OC-MTime
 //	HEAD     BasePath+id     200 Upload-Offset, Upload-Length,
 //	                         Upload-Metadata, Upload-Expires, no-store
 //	PATCH    BasePath+id     204 Upload-Offset, Upload-Expires; the last
@@ -46,7 +47,9 @@
 //
 // Errors (tusd's "ERR_CODE: message" text bodies):
 //
-//	400  no/invalid filename (the driver's name rules, plus no '/', '\'),
+//	400  no/invalid filename (a name, or a path of names below the folder
+//	     as owncloudcmd sends it: the driver's name rules, plus no '\',
+//	     '.', '..' or empty segment),
 //	     invalid mtime or checksum metadata, Upload-Length, Upload-Offset,
 //	     Content-Type or Upload-Checksum; an unsupported checksum algorithm;
 //	     a body that ended early (ERR_UNEXPECTED_EOF: what arrived is kept);
@@ -96,6 +99,12 @@
 // dead connection sees the real offset at once instead of after a read
 // timeout). See locker. Ownership is checked before the lock is taken, so
 // only the upload's owner can interrupt its requests.
+//
+// The creation's filename may be a path below the folder, as owncloudcmd
+// sends it ("/docs/a.txt", relative to the files URL it POSTs to), and an
+// X-OC-Mtime header stands for the mtime metadata the ownCloud client
+// does not send. Sessions that TUS did not create (the clients' chunked
+// uploads of the server package) are not TUS uploads: 404.
 //
 // An upload that has every byte but was not committed (the process died
 // between the last chunk and the commit) is committed on the next HEAD or

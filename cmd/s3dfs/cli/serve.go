@@ -53,7 +53,12 @@ func (a *app) serveCommand() *cobra.Command {
   /dav/uploads/                       TUS resumable uploads
   /remote.php/dav/...                 aliases of the /dav/ URLs above, for ownCloud clients
   /remote.php/webdav/PATH             the logged-in user's personal space
+  /remote.php/dav/uploads/USER/       the desktop clients' chunked uploads
+  /status.php  /ocs/v1.php/cloud/...  what the ownCloud and Nextcloud desktop clients
+                                      read first: give them the server's URL
   /healthz  /readyz  /metrics         probes and Prometheus metrics (no login)
+
+--base-path /cloud serves all of this under /cloud too (behind a proxy).
 
 docs/http-api.md in the source tree is the reference of the HTTP API.
 
