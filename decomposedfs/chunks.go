@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/s3dfs/s3dfs/blobstore"
@@ -316,4 +317,38 @@ func (fs *FS) DropParked(ctx context.Context, id string, offset int64) (bool, er
 	}
 	fs.deleteBlob(ctx, u.SpaceID, blob)
 	return true, nil
+}
+
+// supersede ends the user's own unfinished uploads of the file that u is
+// to become, which nobody is writing or finishing, and returns how many
+// it ended. A client that starts an upload again from the beginning (as
+// owncloudcmd does with TUS after an interruption: it keeps no upload URL
+// between syncs) would otherwise find the quota held by its own abandoned
+// upload until that expires. It reads every upload record, so it runs
+// only when the quota refused an upload.
+func (fs *FS) supersede(ctx context.Context, u *metadata.Upload) int {
+	if u.User == "" {
+		return 0
+	}
+	now := time.Now().UnixNano()
+	var stale []string
+	err := fs.meta.ListUploads(ctx, func(o *metadata.Upload) error {
+		if o.ID != u.ID && o.User == u.User && o.SpaceID == u.SpaceID && o.ParentID == u.ParentID && o.Name == u.Name &&
+			!o.Detached && o.Done == "" && !leaseLive(o.Writer, o.WriterUntil, now) && !leaseLive(o.Finisher, o.FinisherUntil, now) {
+			stale = append(stale, o.ID)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		fs.log.WarnContext(ctx, "could not look for abandoned uploads", "err", err)
+		return 0
+	}
+	n := 0
+	for _, id := range stale {
+		if err := fs.AbortUpload(ctx, id); err == nil {
+			fs.log.InfoContext(ctx, "ended an abandoned upload of the same file for a new one", "upload", id, "for", u.ID)
+			n++
+		}
+	}
+	return n
 }

@@ -201,3 +201,60 @@ func TestDetachedUpload(t *testing.T) {
 	}
 	e.consistent(t)
 }
+
+// TestSupersedeAbandonedUpload: a user who starts an upload of a file
+// again from the beginning (owncloudcmd after an interrupted sync) gets
+// the quota that the user's own abandoned upload of it held; someone
+// else's upload, and one being written right now, keep theirs.
+func TestSupersedeAbandonedUpload(t *testing.T) {
+	e := newEnv(t, posixBlobs)
+	ctx := context.Background()
+	if _, err := e.fs.SetQuota(ctx, e.sid, 100); err != nil {
+		t.Fatal(err)
+	}
+	start := func(user string) (*decomposedfs.UploadSession, error) {
+		return e.fs.InitiateUpload(ctx, decomposedfs.UploadSpec{Ref: e.ref("/f"), Size: 80, User: user, Meta: map[string]string{"filename": "f"}})
+	}
+	old, err := start("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fs.WriteUpload(ctx, old.ID, 0, strings.NewReader(strings.Repeat("x", 30)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := start("bob"); !errors.Is(err, decomposedfs.ErrQuotaExceeded) {
+		t.Fatalf("bob's upload of the same file: %v", err)
+	}
+	// A write in progress holds the upload: it is not abandoned.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.fs.WriteUpload(ctx, old.ID, 30, pr, nil)
+		done <- err
+	}()
+	if _, err := pw.Write([]byte("y")); err != nil { // read by the writer, which holds the lease by then
+		t.Fatal(err)
+	}
+	if _, err := start("alice"); !errors.Is(err, decomposedfs.ErrQuotaExceeded) {
+		t.Fatalf("a new upload while the old one is written: %v", err)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Abandoned now: a new upload of the same file by the same user ends it.
+	s, err := start("alice")
+	if err != nil {
+		t.Fatalf("a new upload of the same file: %v", err)
+	}
+	if _, err := e.fs.GetUpload(ctx, old.ID); !errors.Is(err, decomposedfs.ErrNotFound) {
+		t.Errorf("the abandoned upload: %v", err)
+	}
+	if _, err := e.fs.PutChunk(ctx, s.ID, 0, bytes.NewReader(payload(1, 80)), 80); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fs.FinishUpload(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.consistent(t)
+}

@@ -224,6 +224,9 @@ func (fs *FS) InitiateUpload(ctx context.Context, spec UploadSpec) (*UploadSessi
 	}
 	// The upload holds its size of the quota for as long as it may live.
 	res, err := fs.reserve(ctx, sid, u.ID, spec.Size, ttl)
+	if errors.Is(err, ErrQuotaExceeded) && !spec.Detached && fs.supersede(ctx, u) > 0 {
+		res, err = fs.reserve(ctx, sid, u.ID, spec.Size, ttl)
+	}
 	if err != nil {
 		return nil, err
 	}
