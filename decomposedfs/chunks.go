@@ -352,3 +352,20 @@ func (fs *FS) supersede(ctx context.Context, u *metadata.Upload) int {
 	}
 	return n
 }
+
+// matches checks an If-Match condition on the file name in folder
+// parentID: "*" wants a file, an etag that file's etag.
+func (fs *FS) matches(ctx context.Context, sid, parentID, name, etag string) error {
+	n, err := fs.meta.Lookup(ctx, sid, parentID, name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("%w: %s does not exist", ErrPrecondition, name)
+	case err != nil:
+		return err
+	case n.Type == metadata.TypeDir:
+		return fmt.Errorf("%w: %s is a folder", ErrPrecondition, name)
+	case etag != "*" && n.Etag() != etag:
+		return fmt.Errorf("%w: etag %s, not %s", ErrPrecondition, n.Etag(), etag)
+	}
+	return nil
+}

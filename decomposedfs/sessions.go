@@ -117,6 +117,9 @@ type UploadSpec struct {
 	Mtime    time.Time
 	Checksum *Checksum
 	MimeType string
+	// IfMatch, if set, is the etag (or "*") the file must have when the
+	// upload starts and still when it finishes (ErrPrecondition).
+	IfMatch string
 	User     string            // who uploads
 	Meta     map[string]string // the client's metadata, kept with the session
 	TTL      time.Duration     // 0: DefaultUploadTTL
@@ -218,6 +221,15 @@ func (fs *FS) InitiateUpload(ctx context.Context, spec UploadSpec) (*UploadSessi
 	}
 	if spec.Checksum != nil {
 		u.Checksum = strings.ToLower(spec.Checksum.Type) + ":" + strings.ToLower(spec.Checksum.Value)
+	}
+	if spec.IfMatch != "" {
+		if spec.Detached {
+			return nil, fmt.Errorf("%w: a detached upload has no file to match", ErrInvalidRef)
+		}
+		if err := fs.matches(ctx, sid, parent.ID, name, spec.IfMatch); err != nil {
+			return nil, err
+		}
+		u.IfMatch = spec.IfMatch
 	}
 	if u.Hashes, err = newHasher().marshal(); err != nil {
 		return nil, err
@@ -665,7 +677,16 @@ func (fs *FS) FinishUploadWith(ctx context.Context, id string, fo FinishOptions)
 		return nil, err
 	}
 	c := content{size: u.Size, sums: h.sums()}
-	opts := UploadOptions{Size: u.Size, MimeType: u.MimeType, IfMatch: fo.IfMatch, CreateOnly: fo.CreateOnly}
+	opts := UploadOptions{Size: u.Size, MimeType: u.MimeType, IfMatch: u.IfMatch, CreateOnly: fo.CreateOnly}
+	// Both conditions must hold: the stricter one is checked.
+	switch {
+	case fo.IfMatch == "" || fo.IfMatch == opts.IfMatch || fo.IfMatch == "*":
+	case opts.IfMatch == "" || opts.IfMatch == "*":
+		opts.IfMatch = fo.IfMatch
+	default:
+		release()
+		return nil, fmt.Errorf("%w: the upload started for etag %s, not %s", ErrPrecondition, u.IfMatch, fo.IfMatch)
+	}
 	if u.Mtime != 0 {
 		opts.Mtime = time.Unix(0, u.Mtime)
 	}

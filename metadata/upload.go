@@ -28,10 +28,13 @@ type Upload struct {
 	Mtime    int64  `msgpack:"mt,omitempty"`
 	MimeType string `msgpack:"mime,omitempty"`
 	// Checksum is an expected checksum of the whole content, "type:hex".
-	Checksum string            `msgpack:"ck,omitempty"`
-	Meta     map[string]string `msgpack:"meta,omitempty"`
-	Created  int64             `msgpack:"ct"`
-	Expires  int64             `msgpack:"exp"`
+	Checksum string `msgpack:"ck,omitempty"`
+	// IfMatch is the etag the file must still have when the upload
+	// finishes (the client's If-Match at the start).
+	IfMatch string            `msgpack:"ifm,omitempty"`
+	Meta    map[string]string `msgpack:"meta,omitempty"`
+	Created int64             `msgpack:"ct"`
+	Expires int64             `msgpack:"exp"`
 
 	BlobID      string       `msgpack:"b"`
 	MultipartID string       `msgpack:"mp,omitempty"`

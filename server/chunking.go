@@ -407,6 +407,11 @@ func (h *Handler) chunkMove(c *chunkReq) error {
 	if err := h.checkIf(q); err != nil {
 		return err
 	}
+	if fo.IfMatch == "" {
+		// ... and an etag it names for the destination alone is checked
+		// again when the file is committed, atomically.
+		fo.IfMatch = h.ifEtagOf(q, dt)
+	}
 	if sess.Done == "" {
 		if have := sess.Offset + parkedAt(sess); have < sess.Size {
 			return errorf(http.StatusBadRequest, "the chunks of transfer %q hold %d of its %d bytes", c.transfer, have, sess.Size)
@@ -503,4 +508,25 @@ func (m *msWriter) chunkEntry(href string, dir bool, size int64, mtime time.Time
 	b.WriteString(mtime.UTC().Format(http.TimeFormat))
 	b.WriteString("</d:getlastmodified></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>")
 	return m.end()
+}
+
+// ifEtagOf returns the entity tag that an If header demands of t when it
+// has no other way to be met: a single list of a single, not negated,
+// entity tag, tagged with t's URL or untagged. Else "".
+func (h *Handler) ifEtagOf(q *davReq, t *Target) string {
+	ifh, err := parseIf(q.r.Header.Get("If"))
+	if err != nil || ifh == nil || len(ifh.lists) != 1 {
+		return ""
+	}
+	l := ifh.lists[0]
+	if len(l.conds) != 1 || l.conds[0].not || l.conds[0].etag == "" {
+		return ""
+	}
+	if l.tag != "" {
+		lt, err := h.mapURL(q.ctx, q.r.Host, t.User, l.tag)
+		if err != nil || lt.Space.ID != t.Space.ID || lt.Path != t.Path {
+			return ""
+		}
+	}
+	return strings.TrimPrefix(l.conds[0].etag, "W/")
 }

@@ -568,3 +568,22 @@ func TestChunkNeedsLength(t *testing.T) {
 		t.Errorf("chunk without Content-Length: %d", resp.StatusCode)
 	}
 }
+
+// TestChunkingV1IfMatch: the etag a v1 client sends with its chunks is
+// checked at the first chunk and again when the last commits the file.
+func TestChunkingV1IfMatch(t *testing.T) {
+	e := newEnv(t)
+	e.put(home+"/f", "v1")
+	ri, _ := e.fs.GetMD(context.Background(), decomposedfs.Reference{SpaceID: aliceSpace, Path: "/f"})
+	e.put(home+"/f", "v2")
+	h := map[string]string{"OC-Chunked": "1", "OC-Total-Length": "4", "OC-Chunk-Size": "2", "If-Match": ri.Etag}
+	e.must(http.StatusPreconditionFailed, req{method: "PUT", path: home + "/f-chunking-9-2-0", body: "ab", hdr: h})
+	ri, _ = e.fs.GetMD(context.Background(), decomposedfs.Reference{SpaceID: aliceSpace, Path: "/f"})
+	h["If-Match"] = ri.Etag
+	e.must(http.StatusCreated, req{method: "PUT", path: home + "/f-chunking-9-2-0", body: "ab", hdr: h})
+	e.put(home+"/f", "v3")
+	e.must(http.StatusPreconditionFailed, req{method: "PUT", path: home + "/f-chunking-9-2-1", body: "cd", hdr: h})
+	if got := e.must(http.StatusOK, req{method: "GET", path: home + "/f"}); got != "v3" {
+		t.Errorf("content %q", got)
+	}
+}

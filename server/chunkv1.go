@@ -83,10 +83,14 @@ func (h *Handler) putChunkV1(q *davReq) error {
 	id := transferID(q.t.User, strings.Join([]string{"v1", q.t.Space.ID, ref.Path, transfer, m[3], strconv.FormatInt(total, 10), mtime}, "\x00"))
 	sess, err := h.fs.GetUpload(q.ctx, id)
 	if errors.Is(err, decomposedfs.ErrNotFound) {
-		sess, err = h.fs.InitiateUpload(q.ctx, decomposedfs.UploadSpec{
+		spec := decomposedfs.UploadSpec{
 			ID: id, Ref: ref, Size: total, User: q.t.User, Mtime: mt.Mtime, TTL: h.opts.UploadTTL,
 			Meta: map[string]string{metaChunking: "v1", metaTransfer: transfer},
-		})
+		}
+		if v := strings.TrimSpace(r.Header.Get("If-Match")); v != "" && !strings.Contains(v, ",") {
+			spec.IfMatch = v // checked now, and when the file is committed
+		}
+		sess, err = h.fs.InitiateUpload(q.ctx, spec)
 		if errors.Is(err, decomposedfs.ErrExist) {
 			sess, err = h.fs.GetUpload(q.ctx, id) // another chunk started it
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -314,4 +315,57 @@ func readAll(t *testing.T, resp *http.Response) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestTUSIfMatch: owncloudcmd sends the etag of the file it replaces with
+// its TUS creation. Before, it was ignored, and an upload overwrote a
+// version another client had stored meanwhile (seen with two clients on
+// one account: the other client's edit vanished from the file).
+func TestTUSIfMatch(t *testing.T) {
+	e := newTUSEnv(t, "")
+	e.put(home+"/f", "v1")
+	ri, _ := e.fs.GetMD(context.Background(), decomposedfs.Reference{SpaceID: aliceSpace, Path: "/f"})
+	v1 := ri.Etag
+	e.put(home+"/f", "v2 of another client")
+	post := func(etag, body string, length int) *http.Response {
+		return e.do(req{method: "POST", path: "/remote.php/dav/files/alice/", body: body, hdr: map[string]string{
+			"Tus-Resumable": "1.0.0", "Upload-Length": strconv.Itoa(length), "If-Match": etag,
+			"Upload-Metadata": "filename " + base64.StdEncoding.EncodeToString([]byte("/f")),
+			"Content-Type":    "application/offset+octet-stream",
+		}})
+	}
+	resp := post(v1, "mine", 4)
+	if body := readAll(t, resp); resp.StatusCode != http.StatusPreconditionFailed {
+		t.Fatalf("TUS creation with a stale If-Match: %d %s", resp.StatusCode, body)
+	}
+	if got := e.must(http.StatusOK, req{method: "GET", path: home + "/f"}); got != "v2 of another client" {
+		t.Fatalf("content %q", got)
+	}
+	// The condition holds at creation, but the file changes before the
+	// last chunk: the commit is refused, the other version stays.
+	ri, _ = e.fs.GetMD(context.Background(), decomposedfs.Reference{SpaceID: aliceSpace, Path: "/f"})
+	resp = post(ri.Etag, "mi", 4)
+	readAll(t, resp)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("creation: %d", resp.StatusCode)
+	}
+	loc := strings.TrimPrefix(resp.Header.Get("Location"), e.srv.URL)
+	e.put(home+"/f", "v3 of another client")
+	st, body := e.status(req{method: "PATCH", path: loc, body: "ne", hdr: map[string]string{
+		"Tus-Resumable": "1.0.0", "Upload-Offset": "2", "Content-Type": "application/offset+octet-stream"}})
+	if st != http.StatusPreconditionFailed {
+		t.Errorf("last chunk after the file changed: %d %s", st, body)
+	}
+	if got := e.must(http.StatusOK, req{method: "GET", path: home + "/f"}); got != "v3 of another client" {
+		t.Errorf("content %q", got)
+	}
+	// With the current etag it goes through.
+	ri, _ = e.fs.GetMD(context.Background(), decomposedfs.Reference{SpaceID: aliceSpace, Path: "/f"})
+	resp = post(ri.Etag, "mine", 4)
+	if body := readAll(t, resp); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("TUS creation with the current If-Match: %d %s", resp.StatusCode, body)
+	}
+	if got := e.must(http.StatusOK, req{method: "GET", path: home + "/f"}); got != "mine" {
+		t.Errorf("content %q", got)
+	}
 }

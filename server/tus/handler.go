@@ -190,7 +190,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	rq := &request{header: w.Header(), ocMtime: r.Header.Get("X-OC-Mtime")}
+	rq := &request{header: w.Header(), ocMtime: r.Header.Get("X-OC-Mtime"), ifMatch: strings.TrimSpace(r.Header.Get("If-Match"))}
 	if t, ok := r.Context().Value(targetKey{}).(target); ok {
 		rq.user = t.user
 		if t.folder != (decomposedfs.Reference{}) {

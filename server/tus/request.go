@@ -35,6 +35,10 @@ type request struct {
 	// ocMtime is the X-OC-Mtime header: the ownCloud client names the
 	// file's mtime there, not in the metadata.
 	ocMtime string
+	// ifMatch is the If-Match header of a creation: the etag of the file
+	// the client means to replace (owncloudcmd sends it), checked at the
+	// creation and again when the file is committed.
+	ifMatch string
 }
 
 type requestKey struct{}

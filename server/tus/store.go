@@ -72,7 +72,10 @@ func uploadSpec(rq *request, info handler.FileInfo) (decomposedfs.UploadSpec, er
 	}
 	ref := folder
 	ref.Path = strings.TrimSuffix(folder.Path, "/") + "/" + rel
-	spec := decomposedfs.UploadSpec{Ref: ref, Size: info.Size, User: rq.user, Meta: meta}
+	spec := decomposedfs.UploadSpec{Ref: ref, Size: info.Size, User: rq.user, Meta: meta, IfMatch: rq.ifMatch}
+	if strings.Contains(rq.ifMatch, ",") {
+		return spec, handler.NewError("ERR_PRECONDITION", "If-Match with several entity tags is not supported", http.StatusBadRequest)
+	}
 	if meta["mtime"] == "" && rq.ocMtime != "" {
 		// The ownCloud client's way: the X-OC-Mtime header.
 		if meta == nil {
