@@ -120,9 +120,9 @@ type UploadSpec struct {
 	// IfMatch, if set, is the etag (or "*") the file must have when the
 	// upload starts and still when it finishes (ErrPrecondition).
 	IfMatch string
-	User     string            // who uploads
-	Meta     map[string]string // the client's metadata, kept with the session
-	TTL      time.Duration     // 0: DefaultUploadTTL
+	User    string            // who uploads
+	Meta    map[string]string // the client's metadata, kept with the session
+	TTL     time.Duration     // 0: DefaultUploadTTL
 }
 
 // UploadSession describes a resumable upload.
