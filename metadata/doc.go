@@ -9,6 +9,13 @@
 // error wrapping [ErrCorrupt], never a panic (a fuzz target holds us to
 // that, seeded with the golden files in testdata that pin the format).
 //
+// [Upload] records are resumable upload sessions. The keys "det" (a
+// detached upload, whose file is named when it finishes), "park" (chunks
+// kept aside until their turn, at most [MaxParked]) and "ifm" (the etag
+// the file must still have at the end) came with the desktop clients'
+// chunked uploads; they are optional, and a build without them keeps them
+// but would finish a detached upload into its placeholder name.
+//
 // [Backend] is the node store: records plus the parent/child links between
 // nodes, at the level of nodes and links, never of files, so that the
 // msgpack-file store (metadata/mpk) and a database-backed one can be held to
