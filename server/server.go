@@ -120,7 +120,7 @@ func (o Options) Validate() error {
 			return fmt.Errorf("server: mount %q must start and end with '/'", p)
 		}
 	}
-	if err := validBasePath(o.BasePath); err != nil {
+	if err := CheckBasePath(o.BasePath); err != nil {
 		return err
 	}
 	if o.UploadTTL < 0 {
@@ -129,9 +129,10 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// validBasePath accepts "" or a path of plain segments that starts with
-// '/', does not end with one, and is not itself a route of the server.
-func validBasePath(p string) error {
+// CheckBasePath accepts "" or a path of plain segments that starts with
+// '/', does not end with one, and is not itself a route of the server
+// (see Options.BasePath).
+func CheckBasePath(p string) error {
 	if p == "" {
 		return nil
 	}

@@ -121,6 +121,12 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	if c.depthLimit < 0 {
 		return usageErrorf("--propfind-depth-limit must not be negative")
 	}
+	if err := server.CheckBasePath(c.basePath); err != nil {
+		return usageError(err)
+	}
+	if c.uploadTTL <= 0 {
+		return usageErrorf("--upload-ttl must be positive")
+	}
 	logger := c.logger(a)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -155,9 +161,6 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	opts.MaxXMLBody = int64(c.maxXMLBody)
 	opts.MaxHeaderBytes = int(c.maxHeader)
 	opts.BasePath = c.basePath
-	if c.uploadTTL <= 0 {
-		return usageErrorf("--upload-ttl must be positive")
-	}
 	opts.UploadTTL = c.uploadTTL
 	// Resumable uploads (TUS): their own URLs under /dav/uploads/, and
 	// ownCloud's POST to a folder URL. The handler sees the base path in

@@ -102,6 +102,14 @@ func TestServeEmbedded(t *testing.T) {
 	if code, _ := httpDo(t, "GET", url+"dav/files/alice/hello.txt", "alice", "nope", ""); code != http.StatusUnauthorized {
 		t.Errorf("wrong password: %d", code)
 	}
+	// What the desktop clients read first; TUS is advertised, as it is
+	// served.
+	if code, body := httpDo(t, "GET", url+"status.php", "", "", ""); code != 200 || !strings.Contains(body, `"installed":true`) {
+		t.Errorf("status.php: %d %s", code, body)
+	}
+	if code, body := httpDo(t, "GET", url+"ocs/v2.php/cloud/capabilities?format=json", "alice", "pw", ""); code != 200 || !strings.Contains(body, `"tus_support":{"version":"1.0.0"`) {
+		t.Errorf("capabilities: %d %s", code, body)
+	}
 	_, metrics := httpDo(t, "GET", url+"metrics", "", "", "")
 	for _, want := range []string{`s3dfs_blobstore_operation_duration_seconds_count{backend="posix",op="put"} 1`, `s3dfs_http_requests_in_flight`} {
 		if !strings.Contains(metrics, want) {
@@ -161,6 +169,9 @@ func TestServeUsageErrors(t *testing.T) {
 		{"not one of text, json", []string{"serve", "--root", root, "--log-format", "xml"}},
 		{"must not be negative", []string{"serve", "--root", root, "--propfind-depth-limit", "-1"}},
 		{"takes 0 argument(s)", []string{"serve", "--root", root, "extra"}},
+		{"must start with '/'", []string{"serve", "--root", root, "--base-path", "cloud"}},
+		{"would hide the server's own /dav route", []string{"serve", "--root", root, "--base-path", "/dav"}},
+		{"--upload-ttl must be positive", []string{"serve", "--root", root, "--upload-ttl", "0s"}},
 	} {
 		cliFails(t, cli.ExitUsage, tc.want, tc.args...)
 	}
