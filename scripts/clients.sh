@@ -109,8 +109,10 @@ done
 [[ -n "$base" ]] || fail "s3dfs serve did not start in 30 s"
 step "s3dfs serve on $base (S3 at $S3DFS_S3_ENDPOINT, bucket $bucket)"
 
-# requests prints how many requests the server has logged so far.
+# requests prints how many requests the server has logged so far;
+# propfinds how many PROPFINDs.
 requests() { grep -c 'msg=request ' "$work/serve.log" || true; }
+propfinds() { grep -c 'msg=request method=PROPFIND ' "$work/serve.log" || true; }
 
 # --- helpers ----------------------------------------------------------------
 
@@ -236,9 +238,15 @@ run_client() {
 	cp -a "$src/." "$local_dir/"
 
 	# 1. Up.
-	t0=$SECONDS r0=$(requests)
+	local p0 dirs
+	t0=$SECONDS r0=$(requests) p0=$(propfinds)
 	sync "$client" "$user" "$local_dir" "$work/$client.sync1.log" || fail "$client: the first sync exited $?"
 	step "$client: first sync of $n files: $((SECONDS - t0)) s, $(($(requests) - r0)) requests"
+	# What an upload's answer says, the client does not ask again: one
+	# PROPFIND per folder at most, none per file.
+	dirs="$(find "$local_dir" -type d ! -path "$local_dir/.*" | wc -l)"
+	(($(propfinds) - p0 <= dirs + 2)) ||
+		fail "$client: the first sync sent $(($(propfinds) - p0)) PROPFINDs for $dirs folders: the answers to uploads lack what it reads"
 	same_as_server "$user" "$local_dir" "$client: after the first sync"
 	same_as_fresh "$client" "$user" "$local_dir" "$client: after the first sync"
 	step "$client: the server holds the tree byte for byte; a fresh sync gives it back (diff -r)"
