@@ -35,6 +35,7 @@ fail() { echo "bench-clients: FAILED: $*" >&2; exit 1; }
 go build -o "$work/s3dfs" ./cmd/s3dfs
 mkdir -p "$work/root"
 pass="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+"$work/s3dfs" init --root "$work/root" --blobstore s3 --s3-bucket "bench-clients-$$" >/dev/null
 for u in small big; do printf '%s\n' "$pass" | "$work/s3dfs" user add --root "$work/root" "$u" >/dev/null; done
 "$work/s3dfs" serve --root "$work/root" --blobstore s3 --s3-bucket "bench-clients-$$" --addr 127.0.0.1:0 --log-level info \
 	>"$work/serve.out" 2>"$work/serve.log" &

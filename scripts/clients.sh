@@ -89,7 +89,8 @@ step() { printf 'clients: [%4ds] %s\n' "$((SECONDS - start))" "$*" >&2; }
 
 go build -o "$work/s3dfs" ./cmd/s3dfs
 bucket="s3dfs-clients-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-mkdir -p "$work/root"
+# s3dfs init creates the store (and its bucket); serve refuses any other.
+"$work/s3dfs" init --root "$work/root" --blobstore s3 --s3-bucket "$bucket" >/dev/null
 declare -A password
 for user in ncuser ocuser; do
 	password[$user]="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
