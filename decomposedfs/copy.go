@@ -89,11 +89,12 @@ func (fs *FS) Copy(ctx context.Context, src, dst Reference, opts CopyOptions) (*
 	if opts.Shallow && n.Type == metadata.TypeDir {
 		need = 0
 	}
-	res, err := fs.reserve(ctx, parent.SpaceID, "", need, 0)
+	res, err := fs.reserve(ctx, parent.SpaceID, "", need, 0, false)
 	if err != nil {
 		return nil, err
 	}
 	defer fs.release(ctx, res)
+	replaced := ""
 	if existing, err := fs.meta.Lookup(ctx, parent.SpaceID, parent.ID, name); err == nil {
 		if !opts.Overwrite {
 			return nil, fmt.Errorf("%w: %s", ErrExist, dstPath)
@@ -101,14 +102,20 @@ func (fs *FS) Copy(ctx context.Context, src, dst Reference, opts CopyOptions) (*
 		if existing.ID == n.ID {
 			return nil, fmt.Errorf("%w: copy %s onto itself", ErrCycle, srcPath)
 		}
-		if err := fs.Delete(ctx, Reference{SpaceID: parent.SpaceID, NodeID: existing.ID}); err != nil && !errors.Is(err, ErrNotFound) {
+		// The destination's lock stays, and takes in the copy (RFC 4918,
+		// 7.7).
+		if err := fs.delete(ctx, Reference{SpaceID: parent.SpaceID, NodeID: existing.ID}, true); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
+		replaced = existing.ID
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	top, size, err := fs.copyNode(ctx, n, parent, name, opts.Shallow, keep)
 	if err != nil {
+		return nil, err
+	}
+	if err := fs.locksMoved(ctx, parent.SpaceID, "", dstPath, top.ID, replaced); err != nil {
 		return nil, err
 	}
 	if n.Type == metadata.TypeDir {

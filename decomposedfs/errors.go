@@ -29,6 +29,10 @@ var (
 	ErrCrossSpace = errors.New("decomposedfs: cannot move between spaces")
 	// ErrQuotaExceeded: the write would take a space over its quota.
 	ErrQuotaExceeded = errors.New("decomposedfs: quota exceeded")
+	// ErrLimit: a user reached a limit on what one may hold (locks,
+	// uploads in progress, grants of a space; see Options). Nothing was
+	// changed; the message says which limit.
+	ErrLimit = errors.New("decomposedfs: limit reached")
 	// ErrRange: a download range starts past the end of the file.
 	ErrRange = errors.New("decomposedfs: range not satisfiable")
 	// ErrUnavailable: the blob store could not be reached or said "try

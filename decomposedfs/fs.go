@@ -26,11 +26,41 @@ type Options struct {
 	// ReservationTTL bounds how long a resumable upload holds quota it
 	// has not used yet (its session's own lifetime is at most this).
 	ReservationTTL time.Duration
+
+	// Limits on what one user may hold, so that nobody can grow state
+	// that others must read without bound; beyond them requests fail with
+	// ErrLimit (or ErrTooLarge for the owner text).
+	//
+	// MaxLocksPerUser bounds the WebDAV locks one user holds in one space.
+	MaxLocksPerUser int
+	// MaxLockOwner bounds the owner text of a lock (WebDAV: the owner
+	// element of LOCK), in bytes.
+	MaxLockOwner int
+	// MaxUploadsPerUser bounds the uploads one user has in progress in
+	// one space: resumable upload sessions, and uploads that hold quota
+	// while their content streams.
+	MaxUploadsPerUser int
+	// MaxGrantsPerSpace bounds the grants of a space (they live in the
+	// space record, which every request reads).
+	MaxGrantsPerSpace int
 }
 
-// DefaultOptions returns the defaults: 10 revisions per file, of any age.
+// Default limits (see Options).
+const (
+	DefaultMaxLocksPerUser   = 1000
+	DefaultMaxLockOwner      = 4 << 10
+	DefaultMaxUploadsPerUser = 1000
+	DefaultMaxGrantsPerSpace = 1000
+)
+
+// DefaultOptions returns the defaults: 10 revisions per file, of any age,
+// and the default limits.
 func DefaultOptions() Options {
-	return Options{Lookup: lookup.DefaultOptions(), Revisions: RevisionPolicy{MaxCount: 10}, ReservationTTL: 2 * DefaultUploadTTL}
+	return Options{
+		Lookup: lookup.DefaultOptions(), Revisions: RevisionPolicy{MaxCount: 10}, ReservationTTL: 2 * DefaultUploadTTL,
+		MaxLocksPerUser: DefaultMaxLocksPerUser, MaxLockOwner: DefaultMaxLockOwner,
+		MaxUploadsPerUser: DefaultMaxUploadsPerUser, MaxGrantsPerSpace: DefaultMaxGrantsPerSpace,
+	}
 }
 
 // Validate rejects unusable options.
@@ -40,6 +70,20 @@ func (o Options) Validate() error {
 	}
 	if o.ReservationTTL < 0 {
 		return fmt.Errorf("decomposedfs: ReservationTTL must not be negative")
+	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{
+		{"MaxLocksPerUser", o.MaxLocksPerUser}, {"MaxLockOwner", o.MaxLockOwner},
+		{"MaxUploadsPerUser", o.MaxUploadsPerUser}, {"MaxGrantsPerSpace", o.MaxGrantsPerSpace},
+	} {
+		if l.v <= 0 {
+			return fmt.Errorf("decomposedfs: %s is %d; it must be positive (DefaultOptions has the defaults)", l.name, l.v)
+		}
+	}
+	if o.MaxLockOwner > metadata.MaxRecordSize/2 {
+		return fmt.Errorf("decomposedfs: MaxLockOwner %d leaves no room in a lock record of at most %d bytes", o.MaxLockOwner, metadata.MaxRecordSize)
 	}
 	return o.Lookup.Validate()
 }

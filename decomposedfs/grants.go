@@ -49,7 +49,8 @@ func grantInfo(g metadata.Grant, p string) GrantInfo {
 
 // AddGrant gives a user or group a role on a node and everything below it.
 // A grant on a space's root makes the grantee a member of the space. It
-// needs PermShare on the node.
+// needs PermShare on the node. A space holds at most
+// Options.MaxGrantsPerSpace grants (ErrLimit beyond).
 func (fs *FS) AddGrant(ctx context.Context, ref Reference, spec GrantSpec) (*GrantInfo, error) {
 	n, p, err := fs.resolve(ctx, ref)
 	if err != nil {
@@ -74,7 +75,11 @@ func (fs *FS) AddGrant(ctx context.Context, ref Reference, spec GrantSpec) (*Gra
 		g.Expires = spec.Expires.UnixNano()
 	}
 	if _, err := fs.meta.UpdateSpace(ctx, n.SpaceID, func(s *metadata.Space) error {
-		s.Grants = append(pruneGrants(s.Grants), g)
+		s.Grants = pruneGrants(s.Grants)
+		if len(s.Grants) >= fs.opts.MaxGrantsPerSpace {
+			return fmt.Errorf("%w: the space has %d grants, the most a space may (share with a group instead)", ErrLimit, len(s.Grants))
+		}
+		s.Grants = append(s.Grants, g)
 		return nil
 	}); err != nil {
 		return nil, err

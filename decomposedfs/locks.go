@@ -13,6 +13,27 @@ import (
 	"github.com/s3dfs/s3dfs/metadata"
 )
 
+// WebDAV locks belong to URLs, not to resources (RFC 4918, 7): a lock's
+// root is the space path it was taken on, and the resource it protects is
+// the node at that path. Each lock is a record of its own in the metadata
+// store (Backend.UpdateLocks), never part of a record others read:
+//
+//   - a lock whose path no longer names its node protects nothing: its
+//     resource was moved away or deleted (those operations also remove it,
+//     but a crash between the two must not leave it in force);
+//   - a MOVE or COPY onto a locked path, made with the lock's token, puts
+//     the new resource under that lock (7.7): the lock keeps its token and
+//     takes the new node's id;
+//   - a MOVE leaves its source's locks behind, and since their path is
+//     then unmapped, they go;
+//   - what is created or moved below a folder with a depth-infinity lock
+//     is covered by it, by its path.
+//
+// Taking a lock is one UpdateLocks: the check against every other lock of
+// the space (above it with depth infinity, below it for a deep lock) and
+// the new record are atomic. A mutation learns whether anything in the
+// space is locked from ReadLocks, one cached, stamp-validated read.
+
 // Lock errors.
 var (
 	// ErrLocked: the resource, a folder above it or (for operations on a
@@ -36,18 +57,25 @@ type LockOptions struct {
 	Shared  bool
 	Deep    bool // depth infinity
 	Timeout time.Duration
+	// Create, for a reference that names nothing, creates an empty file
+	// there and locks it (WebDAV: LOCK of an unmapped URL); if the lock
+	// cannot be taken, the file goes again.
+	Create bool
 }
 
 // LockInfo describes an active lock.
 type LockInfo struct {
 	Token   string // "opaquelocktoken:<uuid>"
 	NodeID  string
-	Path    string // the locked node's space path now
+	Path    string // the lock root: the space path the lock was taken on
 	User    string
 	Owner   string
 	Shared  bool
 	Deep    bool
 	Expires time.Time
+	// Created says that the lock created the empty file it locks
+	// (LockOptions.Create).
+	Created bool
 }
 
 type lockTokensKey struct{}
@@ -80,38 +108,53 @@ func under(p, q string) bool {
 	return p == q || q == "/" || strings.HasPrefix(p, q+"/")
 }
 
-// activeLocks returns the space's unexpired locks with their nodes' current
-// paths; locks whose node is gone or trashed are left out (they protect
-// nothing).
-func (fs *FS) activeLocks(ctx context.Context, sid string) ([]LockInfo, error) {
-	s, err := fs.meta.ReadSpace(ctx, sid)
-	if err != nil {
-		return nil, err
+// lockRoot returns the path of the resource a lock protects now, and false
+// if it protects nothing: it expired, or its path no longer names its node.
+// A lock written by older code has no path and follows its node.
+func (fs *FS) lockRoot(ctx context.Context, sid string, l *metadata.Lock, now int64) (string, bool, error) {
+	if l.Expires <= now {
+		return "", false, nil
 	}
-	if len(s.Locks) == 0 {
-		return nil, nil
+	if l.Path == "" {
+		n, err := fs.meta.ReadNode(ctx, sid, l.NodeID)
+		if err == nil {
+			var p string
+			if p, err = fs.lu.PathOf(ctx, n); err == nil {
+				return p, true, nil
+			}
+		}
+		if errors.Is(err, ErrNotFound) {
+			return "", false, nil
+		}
+		return "", false, err
+	}
+	n, err := fs.lu.Resolve(ctx, sid, sid, l.Path)
+	switch {
+	case errors.Is(err, ErrNotFound) || errors.Is(err, ErrNotDir):
+		return "", false, nil
+	case err != nil:
+		return "", false, err
+	}
+	return l.Path, n.ID == l.NodeID, nil
+}
+
+// activeLocks returns the space's locks that protect something, with
+// their roots.
+func (fs *FS) activeLocks(ctx context.Context, sid string) ([]LockInfo, error) {
+	ls, err := fs.meta.ReadLocks(ctx, sid)
+	if err != nil || len(ls) == 0 {
+		return nil, err
 	}
 	now := time.Now().UnixNano()
 	var out []LockInfo
-	for _, l := range s.Locks {
-		if l.Expires <= now {
-			continue
-		}
-		n, err := fs.meta.ReadNode(ctx, sid, l.NodeID)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+	for i := range ls {
+		p, ok, err := fs.lockRoot(ctx, sid, &ls[i], now)
 		if err != nil {
 			return nil, err
 		}
-		p, err := fs.lu.PathOf(ctx, n)
-		if errors.Is(err, ErrNotFound) {
-			continue
+		if ok {
+			out = append(out, lockInfo(ls[i], p))
 		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, lockInfo(l, p))
 	}
 	return out, nil
 }
@@ -133,7 +176,7 @@ func covers(l LockInfo, t target) bool {
 // the context does not carry its token. Of several shared locks in the way,
 // one token is enough (RFC 4918, 6.1); a token counts only for the user who
 // took the lock, when the context names a user (WithUser). With no locks in
-// the space this is one cached read of the space record.
+// the space this is one cached read.
 func (fs *FS) checkLocks(ctx context.Context, sid string, targets ...target) error {
 	locks, err := fs.activeLocks(ctx, sid)
 	if err != nil || len(locks) == 0 {
@@ -166,8 +209,8 @@ func (fs *FS) checkLocks(ctx context.Context, sid string, targets ...target) err
 	return nil
 }
 
-// SpaceLocks returns every active lock of a space, with its node's current
-// path (for lock discovery over many resources at once).
+// SpaceLocks returns every active lock of a space, with its root (for lock
+// discovery over many resources at once).
 func (fs *FS) SpaceLocks(ctx context.Context, spaceID string) ([]LockInfo, error) {
 	if err := metadata.ValidateID(spaceID); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidRef, err)
@@ -200,48 +243,112 @@ func parentOf(p string) string {
 // one; an exclusive one, against a shared one) on the node, on a folder
 // above it with depth infinity, or, for a deep lock, on anything below it,
 // gives ErrLocked. The conflict check and the new lock are one atomic
-// update of the space record.
+// update of the space's locks. A user holds at most
+// Options.MaxLocksPerUser locks in a space (ErrLimit beyond), and an owner
+// text of at most Options.MaxLockOwner bytes (ErrTooLarge beyond).
 func (fs *FS) Lock(ctx context.Context, ref Reference, opts LockOptions) (*LockInfo, error) {
+	if len(opts.Owner) > fs.opts.MaxLockOwner {
+		return nil, fmt.Errorf("%w: a lock owner of %d bytes; at most %d are kept", ErrTooLarge, len(opts.Owner), fs.opts.MaxLockOwner)
+	}
 	n, p, err := fs.resolve(ctx, ref)
+	created := false
+	if errors.Is(err, ErrNotFound) && opts.Create {
+		if _, err = fs.TouchFile(ctx, ref, time.Time{}); err == nil {
+			created = true
+		} else if !errors.Is(err, ErrExist) { // ErrExist: made meanwhile; lock that
+			return nil, err
+		}
+		n, p, err = fs.resolve(ctx, ref)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if _, err := fs.authorize(ctx, n.SpaceID, p, PermLock); err != nil {
+	fail := func(err error) (*LockInfo, error) {
+		if created {
+			fs.removeEmpty(ctx, n)
+		}
 		return nil, err
+	}
+	if _, err := fs.authorize(ctx, n.SpaceID, p, PermLock); err != nil {
+		return fail(err)
 	}
 	timeout := clampTimeout(opts.Timeout)
 	now := cache.NextTime()
 	nl := metadata.Lock{
-		Token: "opaquelocktoken:" + uuid.NewString(), NodeID: n.ID, User: opts.User, Owner: opts.Owner,
+		Token: "opaquelocktoken:" + uuid.NewString(), NodeID: n.ID, Path: p, User: opts.User, Owner: opts.Owner,
 		Shared: opts.Shared, Deep: opts.Deep && n.Type == metadata.TypeDir, Created: now, Expires: now + int64(timeout),
 	}
-	_, err = fs.meta.UpdateSpace(ctx, n.SpaceID, func(s *metadata.Space) error {
-		s.Locks = pruneLocks(s.Locks, now)
-		for _, l := range s.Locks {
-			ln, err := fs.meta.ReadNode(ctx, n.SpaceID, l.NodeID)
-			if err != nil {
-				continue
+	err = fs.meta.UpdateLocks(ctx, n.SpaceID, func(locks []metadata.Lock) (metadata.LockEdit, error) {
+		edit, live, err := fs.pruneLocks(ctx, n.SpaceID, locks, now)
+		if err != nil {
+			return edit, err
+		}
+		mine := 0
+		for _, old := range live {
+			if opts.User != "" && old.User == opts.User {
+				mine++
 			}
-			lp, err := fs.lu.PathOf(ctx, ln)
-			if err != nil {
-				continue
-			}
-			old := lockInfo(l, lp)
-			if !covers(old, target{path: p, deep: nl.Deep}) {
-				continue
-			}
-			if !old.Shared || !nl.Shared {
-				return fmt.Errorf("%w: %s (lock on %s)", ErrLocked, p, lp)
+			if covers(old, target{path: p, deep: nl.Deep}) && (!old.Shared || !nl.Shared) {
+				return edit, fmt.Errorf("%w: %s (lock on %s)", ErrLocked, p, old.Path)
 			}
 		}
-		s.Locks = append(s.Locks, nl)
-		return nil
+		if opts.User != "" && mine >= fs.opts.MaxLocksPerUser {
+			return edit, fmt.Errorf("%w: %s holds %d locks in this space, the most one user may", ErrLimit, opts.User, mine)
+		}
+		edit.Put = append(edit.Put, nl)
+		return edit, nil
 	})
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	li := lockInfo(nl, p)
+	li.Created = created
 	return &li, nil
+}
+
+// removeEmpty takes out the empty file a failed Lock created, leaving
+// nothing behind, not even in the trash. Another request may have given
+// it content meanwhile: then it stays in the trash, where its owner finds
+// it.
+func (fs *FS) removeEmpty(ctx context.Context, n *metadata.Node) {
+	ctx = context.WithoutCancel(ctx)
+	old, err := fs.meta.TrashNode(ctx, n.SpaceID, n.ID)
+	if err != nil {
+		fs.log.WarnContext(ctx, "a failed LOCK could not remove the empty file it created", "space", n.SpaceID, "node", n.ID, "err", err)
+		return
+	}
+	fs.propagate(ctx, n.SpaceID, old.ParentID, -old.TreeSize())
+	if old.Size != 0 || old.BlobID != "" {
+		return
+	}
+	if err := fs.meta.PurgeNode(ctx, n.SpaceID, n.ID); err != nil {
+		fs.log.WarnContext(ctx, "a failed LOCK left the empty file it created in the trash", "space", n.SpaceID, "node", n.ID, "err", err)
+	}
+}
+
+// pruneLocks returns the locks that protect something, with their roots,
+// and an edit that removes those that do not (and gives locks of older
+// code the path they have now).
+func (fs *FS) pruneLocks(ctx context.Context, sid string, locks []metadata.Lock, now int64) (metadata.LockEdit, []LockInfo, error) {
+	var edit metadata.LockEdit
+	var live []LockInfo
+	for i := range locks {
+		l := locks[i]
+		p, ok, err := fs.lockRoot(ctx, sid, &l, now)
+		if err != nil {
+			return edit, nil, err
+		}
+		if !ok {
+			edit.Delete = append(edit.Delete, l.Token)
+			continue
+		}
+		if l.Path == "" {
+			l.Path = p
+			edit.Put = append(edit.Put, l)
+		}
+		live = append(live, lockInfo(l, p))
+	}
+	return edit, live, nil
 }
 
 func clampTimeout(d time.Duration) time.Duration {
@@ -254,26 +361,23 @@ func clampTimeout(d time.Duration) time.Duration {
 	return d
 }
 
-func pruneLocks(ls []metadata.Lock, now int64) []metadata.Lock {
-	return slices.DeleteFunc(ls, func(l metadata.Lock) bool { return l.Expires <= now })
-}
-
 // RefreshLock extends an active lock that covers ref.
 func (fs *FS) RefreshLock(ctx context.Context, ref Reference, token string, timeout time.Duration) (*LockInfo, error) {
-	return fs.changeLock(ctx, ref, token, func(s *metadata.Space, i int, now int64) {
-		s.Locks[i].Expires = now + int64(clampTimeout(timeout))
+	return fs.changeLock(ctx, ref, token, func(l *metadata.Lock, now int64) bool {
+		l.Expires = now + int64(clampTimeout(timeout))
+		return true
 	})
 }
 
 // Unlock removes an active lock that covers ref.
 func (fs *FS) Unlock(ctx context.Context, ref Reference, token string) error {
-	_, err := fs.changeLock(ctx, ref, token, func(s *metadata.Space, i int, now int64) {
-		s.Locks = slices.Delete(s.Locks, i, i+1)
-	})
+	_, err := fs.changeLock(ctx, ref, token, func(*metadata.Lock, int64) bool { return false })
 	return err
 }
 
-func (fs *FS) changeLock(ctx context.Context, ref Reference, token string, change func(s *metadata.Space, i int, now int64)) (*LockInfo, error) {
+// changeLock finds the active lock token that covers ref and lets change
+// update it (true: keep it) or remove it (false).
+func (fs *FS) changeLock(ctx context.Context, ref Reference, token string, change func(l *metadata.Lock, now int64) bool) (*LockInfo, error) {
 	n, p, err := fs.resolve(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -282,29 +386,33 @@ func (fs *FS) changeLock(ctx context.Context, ref Reference, token string, chang
 		return nil, err
 	}
 	var out LockInfo
-	_, err = fs.meta.UpdateSpace(ctx, n.SpaceID, func(s *metadata.Space) error {
+	err = fs.meta.UpdateLocks(ctx, n.SpaceID, func(locks []metadata.Lock) (metadata.LockEdit, error) {
 		now := time.Now().UnixNano()
-		s.Locks = pruneLocks(s.Locks, now)
-		i := slices.IndexFunc(s.Locks, func(l metadata.Lock) bool { return l.Token == token })
+		i := slices.IndexFunc(locks, func(l metadata.Lock) bool { return l.Token == token })
 		if i < 0 {
-			return fmt.Errorf("%w: %s", ErrNoSuchLock, token)
+			return metadata.LockEdit{}, fmt.Errorf("%w: %s", ErrNoSuchLock, token)
 		}
-		if u := userOf(ctx); u != "" && s.Locks[i].User != "" && s.Locks[i].User != u {
-			return fmt.Errorf("%w: %s belongs to another user", ErrNoSuchLock, token)
+		l := locks[i]
+		if u := userOf(ctx); u != "" && l.User != "" && l.User != u {
+			return metadata.LockEdit{}, fmt.Errorf("%w: %s belongs to another user", ErrNoSuchLock, token)
 		}
-		ln, err := fs.meta.ReadNode(ctx, n.SpaceID, s.Locks[i].NodeID)
+		lp, ok, err := fs.lockRoot(ctx, n.SpaceID, &l, now)
 		if err != nil {
-			return fmt.Errorf("%w: %s", ErrNoSuchLock, token)
+			return metadata.LockEdit{}, err
 		}
-		lp, err := fs.lu.PathOf(ctx, ln)
-		if err != nil || !covers(lockInfo(s.Locks[i], lp), target{path: p}) {
-			return fmt.Errorf("%w: %s does not cover %s", ErrNoSuchLock, token, p)
+		if !ok {
+			// Expired, or its resource is gone (the next Lock prunes it).
+			return metadata.LockEdit{}, fmt.Errorf("%w: %s", ErrNoSuchLock, token)
 		}
-		change(s, i, now)
-		if i < len(s.Locks) && s.Locks[i].Token == token {
-			out = lockInfo(s.Locks[i], lp)
+		if !covers(lockInfo(l, lp), target{path: p}) {
+			return metadata.LockEdit{}, fmt.Errorf("%w: %s does not cover %s", ErrNoSuchLock, token, p)
 		}
-		return nil
+		l.Path = lp
+		if !change(&l, now) {
+			return metadata.LockEdit{Delete: []string{token}}, nil
+		}
+		out = lockInfo(l, lp)
+		return metadata.LockEdit{Put: []metadata.Lock{l}}, nil
 	})
 	if err != nil {
 		return nil, err

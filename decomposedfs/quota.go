@@ -12,11 +12,15 @@ import (
 )
 
 // Quota: a space's used bytes are its root's tree size. Uploads reserve
-// their size in the space record before they store anything (one atomic
-// read-modify-write, so concurrent uploads from any number of processes
-// cannot together exceed the quota), and release the reservation once
+// their size before they store anything, each with a reservation record of
+// its own (Backend.UpdateReservations: one locked read-modify-write of the
+// space's reservations, so that concurrent uploads from any number of
+// processes cannot together exceed the quota), and release it once
 // committed, when the tree size counts them, or when they fail. A space
-// without a quota reserves nothing and pays nothing.
+// without a quota reserves nothing for plain uploads and pays nothing;
+// resumable uploads register there too (with their size), so that the
+// uploads a user has in progress can be counted and bounded
+// (Options.MaxUploadsPerUser) in every space.
 
 // reservation is quota held for one upload; the zero value holds nothing.
 type reservation struct {
@@ -24,14 +28,16 @@ type reservation struct {
 }
 
 // reserve holds n bytes of a space's quota, or fails with
-// ErrQuotaExceeded. id names the reservation (an upload session's id, or a
-// fresh one).
-func (fs *FS) reserve(ctx context.Context, sid, id string, n int64, ttl time.Duration) (reservation, error) {
+// ErrQuotaExceeded, or with ErrLimit if the context's user has
+// Options.MaxUploadsPerUser reservations in the space. id names the
+// reservation (an upload session's id, or a fresh one). always registers a
+// reservation in a space without a quota too (resumable uploads).
+func (fs *FS) reserve(ctx context.Context, sid, id string, n int64, ttl time.Duration, always bool) (reservation, error) {
 	s, err := fs.meta.ReadSpace(ctx, sid)
 	if err != nil {
 		return reservation{}, err
 	}
-	if s.Quota == 0 || (n == 0 && id == "") {
+	if !always && (s.Quota == 0 || (n == 0 && id == "")) {
 		return reservation{}, nil
 	}
 	if id == "" {
@@ -40,22 +46,42 @@ func (fs *FS) reserve(ctx context.Context, sid, id string, n int64, ttl time.Dur
 	if ttl <= 0 {
 		ttl = fs.opts.ReservationTTL
 	}
-	_, err = fs.meta.UpdateSpace(ctx, sid, func(s *metadata.Space) error {
-		if s.Quota == 0 {
-			return nil
-		}
+	user := userOf(ctx)
+	err = fs.meta.UpdateReservations(ctx, sid, func(rs []metadata.Reservation) (metadata.ReservationEdit, error) {
+		var edit metadata.ReservationEdit
 		now := time.Now().UnixNano()
-		s.Reservations = slices.DeleteFunc(s.Reservations, func(r metadata.Reservation) bool { return r.Expires <= now || r.ID == id })
-		used, err := fs.used(ctx, sid)
+		var held int64
+		mine := 0
+		for _, r := range rs {
+			if r.Expires <= now || r.ID == id {
+				edit.Delete = append(edit.Delete, r.ID)
+				continue
+			}
+			held += r.Bytes
+			if user != "" && r.User == user {
+				mine++
+			}
+		}
+		if user != "" && mine >= fs.opts.MaxUploadsPerUser {
+			return metadata.ReservationEdit{}, fmt.Errorf("%w: %s has %d uploads in progress in this space, the most one user may", ErrLimit, user, mine)
+		}
+		// The quota as it is now: the space record is not locked here, and
+		// a quota set at this moment applies to the next upload.
+		s, err := fs.meta.ReadSpace(ctx, sid)
 		if err != nil {
-			return err
+			return metadata.ReservationEdit{}, err
 		}
-		held := reserved(s)
-		if used+held+n > s.Quota {
-			return fmt.Errorf("%w: %d bytes used, %d reserved, %d more would pass the quota of %d", ErrQuotaExceeded, used, held, n, s.Quota)
+		if s.Quota > 0 {
+			used, err := fs.used(ctx, sid)
+			if err != nil {
+				return metadata.ReservationEdit{}, err
+			}
+			if used+held+n > s.Quota {
+				return metadata.ReservationEdit{}, fmt.Errorf("%w: %d bytes used, %d reserved, %d more would pass the quota of %d", ErrQuotaExceeded, used, held, n, s.Quota)
+			}
 		}
-		s.Reservations = append(s.Reservations, metadata.Reservation{ID: id, Bytes: n, Expires: now + int64(ttl)})
-		return nil
+		edit.Put = append(edit.Put, metadata.Reservation{ID: id, Bytes: n, Expires: now + int64(ttl), User: user})
+		return edit, nil
 	})
 	if err != nil {
 		return reservation{}, err
@@ -63,15 +89,20 @@ func (fs *FS) reserve(ctx context.Context, sid, id string, n int64, ttl time.Dur
 	return reservation{spaceID: sid, id: id}, nil
 }
 
-func reserved(s *metadata.Space) int64 {
+// reserved is the quota the space's unexpired reservations hold.
+func (fs *FS) reserved(ctx context.Context, sid string) (int64, error) {
+	rs, err := fs.meta.ReadReservations(ctx, sid)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
 	now := time.Now().UnixNano()
-	for _, r := range s.Reservations {
+	for _, r := range rs {
 		if r.Expires > now {
 			n += r.Bytes
 		}
 	}
-	return n
+	return n, nil
 }
 
 // used is the space's tree size, read from the store.
@@ -89,13 +120,11 @@ func (fs *FS) release(ctx context.Context, r reservation) {
 	if r.id == "" {
 		return
 	}
-	_, err := fs.meta.UpdateSpace(context.WithoutCancel(ctx), r.spaceID, func(s *metadata.Space) error {
-		n := len(s.Reservations)
-		s.Reservations = slices.DeleteFunc(s.Reservations, func(x metadata.Reservation) bool { return x.ID == r.id })
-		if len(s.Reservations) == n {
-			return errNotHeld
+	err := fs.meta.UpdateReservations(context.WithoutCancel(ctx), r.spaceID, func(rs []metadata.Reservation) (metadata.ReservationEdit, error) {
+		if !slices.ContainsFunc(rs, func(x metadata.Reservation) bool { return x.ID == r.id }) {
+			return metadata.ReservationEdit{}, errNotHeld
 		}
-		return nil
+		return metadata.ReservationEdit{Delete: []string{r.id}}, nil
 	})
 	if err != nil && !errors.Is(err, errNotHeld) {
 		fs.log.WarnContext(ctx, "could not release a quota reservation; it expires by itself", "space", r.spaceID, "reservation", r.id, "err", err)

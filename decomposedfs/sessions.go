@@ -235,9 +235,12 @@ func (fs *FS) InitiateUpload(ctx context.Context, spec UploadSpec) (*UploadSessi
 		return nil, err
 	}
 	// The upload holds its size of the quota for as long as it may live.
-	res, err := fs.reserve(ctx, sid, u.ID, spec.Size, ttl)
-	if errors.Is(err, ErrQuotaExceeded) && !spec.Detached && fs.supersede(ctx, u) > 0 {
-		res, err = fs.reserve(ctx, sid, u.ID, spec.Size, ttl)
+	res, err := fs.reserve(ctx, sid, u.ID, spec.Size, ttl, true)
+	// The user's own abandoned uploads of the same file hold quota and
+	// count against the user's uploads in progress: a new upload of it
+	// ends them (supersede) and tries again.
+	if (errors.Is(err, ErrQuotaExceeded) || errors.Is(err, ErrLimit)) && !spec.Detached && fs.supersede(ctx, u) > 0 {
+		res, err = fs.reserve(ctx, sid, u.ID, spec.Size, ttl, true)
 	}
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ type SpaceInfo struct {
 	Owner string
 	Quota int64
 	// Used is the tree size of the space root; Reserved the quota held by
-	// uploads in progress.
+	// uploads in progress (0 in a space without a quota).
 	Used        int64
 	Reserved    int64
 	Mtime       time.Time
@@ -143,10 +143,16 @@ func (fs *FS) spaceInfo(ctx context.Context, s *metadata.Space) (*SpaceInfo, err
 	if err != nil {
 		return nil, err
 	}
+	var held int64
+	if s.Quota > 0 {
+		if held, err = fs.reserved(ctx, s.ID); err != nil {
+			return nil, err
+		}
+	}
 	si := &SpaceInfo{
 		ID: s.ID, Type: s.Type, Name: s.Name, Owner: s.Owner, Quota: s.Quota,
 		Used:        root.TreeSize(),
-		Reserved:    reserved(s),
+		Reserved:    held,
 		Mtime:       time.Unix(0, max(root.Mtime, root.Tree.Mtime)),
 		Etag:        root.Etag(),
 		Description: s.Description,

@@ -187,7 +187,7 @@ func (fs *FS) RestoreTrash(ctx context.Context, spaceID, itemID string, opts Res
 		return nil, err
 	}
 	// What comes back counts against the quota again.
-	res, err := fs.reserve(ctx, spaceID, "", n.TreeSize(), 0)
+	res, err := fs.reserve(ctx, spaceID, "", n.TreeSize(), 0, false)
 	if err != nil {
 		return nil, err
 	}

@@ -134,7 +134,7 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 	// can still save a smaller version of a file.
 	var res reservation
 	if opts.Size >= 0 {
-		if res, err = fs.reserve(ctx, sid, "", max(opts.Size-oldSize, 0), 0); err != nil {
+		if res, err = fs.reserve(ctx, sid, "", max(opts.Size-oldSize, 0), 0, false); err != nil {
 			return nil, err
 		}
 		defer fs.release(ctx, res)
@@ -163,7 +163,7 @@ func (fs *FS) Upload(ctx context.Context, ref Reference, r io.Reader, opts Uploa
 		return nil, err
 	}
 	if opts.Size < 0 {
-		if res, err = fs.reserve(ctx, sid, "", max(c.size-oldSize, 0), 0); err != nil {
+		if res, err = fs.reserve(ctx, sid, "", max(c.size-oldSize, 0), 0, false); err != nil {
 			fs.deleteBlob(ctx, sid, c.blobID)
 			return nil, err
 		}

@@ -146,7 +146,7 @@ func (fs *FS) RestoreRevision(ctx context.Context, ref Reference, revID string) 
 	}
 	// A bigger revision needs the quota for what it adds.
 	if i, err := findRevision(n, revID); err == nil {
-		res, err := fs.reserve(ctx, n.SpaceID, "", max(n.Revisions[i].Size-n.Size, 0), 0)
+		res, err := fs.reserve(ctx, n.SpaceID, "", max(n.Revisions[i].Size-n.Size, 0), 0, false)
 		if err != nil {
 			return nil, err
 		}

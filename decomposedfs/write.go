@@ -3,7 +3,6 @@ package decomposedfs
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -130,8 +129,13 @@ func (fs *FS) Move(ctx context.Context, src, dst Reference, overwrite bool) (*Re
 	if err := fs.propagate(ctx, sid, parent.ID, newDelta); err != nil {
 		return nil, err
 	}
-	// A lock does not move with its resource (RFC 4918, 7.7).
-	if err := fs.dropLocksBelow(ctx, sid, dstPath); err != nil {
+	// A lock does not move with its resource, and the destination's lock
+	// takes in the resource moved onto it (RFC 4918, 7.7).
+	replaced := ""
+	if res.Replaced != nil {
+		replaced = res.Replaced.ID
+	}
+	if err := fs.locksMoved(ctx, sid, srcPath, dstPath, n.ID, replaced); err != nil {
 		return nil, err
 	}
 	moved, err := fs.meta.ReadNode(ctx, sid, n.ID)
@@ -143,6 +147,12 @@ func (fs *FS) Move(ctx context.Context, src, dst Reference, overwrite bool) (*Re
 
 // Delete moves a node and everything below it to its space's trash.
 func (fs *FS) Delete(ctx context.Context, ref Reference) error {
+	return fs.delete(ctx, ref, false)
+}
+
+// delete is Delete; keepLock keeps the lock rooted at the deleted path
+// (for a copy that replaces the resource there).
+func (fs *FS) delete(ctx context.Context, ref Reference, keepLock bool) error {
 	n, p, err := fs.resolve(ctx, ref)
 	if err != nil {
 		return err
@@ -160,30 +170,10 @@ func (fs *FS) Delete(ctx context.Context, ref Reference) error {
 	if err != nil {
 		return err
 	}
-	return fs.propagate(ctx, n.SpaceID, old.ParentID, -old.TreeSize())
-}
-
-// dropLocksBelow removes the locks on p and below it (after a move: the
-// locks stay behind, and with the resource gone, they go).
-func (fs *FS) dropLocksBelow(ctx context.Context, sid, p string) error {
-	locks, err := fs.activeLocks(ctx, sid)
-	if err != nil || len(locks) == 0 {
+	if err := fs.propagate(ctx, n.SpaceID, old.ParentID, -old.TreeSize()); err != nil {
 		return err
 	}
-	var drop []string
-	for _, l := range locks {
-		if under(l.Path, p) {
-			drop = append(drop, l.Token)
-		}
-	}
-	if len(drop) == 0 {
-		return nil
-	}
-	_, err = fs.meta.UpdateSpace(ctx, sid, func(s *metadata.Space) error {
-		s.Locks = slices.DeleteFunc(s.Locks, func(l metadata.Lock) bool { return slices.Contains(drop, l.Token) })
-		return nil
-	})
-	return err
+	return fs.locksDeleted(ctx, n.SpaceID, p, keepLock)
 }
 
 // SetProps sets and removes dead properties of a node (WebDAV PROPPATCH):

@@ -34,6 +34,10 @@ type Backend interface {
 	ReadSpace(ctx context.Context, id string) (*Space, error)
 	// UpdateSpace applies fn to a fresh copy of the space record under the
 	// space's lock and stores the result; if fn fails nothing is stored.
+	// A record that would exceed MaxRecordSize gives ErrTooLarge (unless
+	// it replaces a larger one that older code wrote). Locks and
+	// reservations that older code kept in the record are moved out first
+	// (see UpdateLocks): fn never sees them.
 	UpdateSpace(ctx context.Context, id string, fn func(*Space) error) (*Space, error)
 	// ListSpaces calls fn for every space, in no particular order. A space
 	// whose record cannot be read is passed to bad (if not nil) and
@@ -151,6 +155,34 @@ type Backend interface {
 	// ListUploads calls fn for every upload record, in no particular
 	// order; unreadable ones go to bad (if not nil).
 	ListUploads(ctx context.Context, fn func(*Upload) error, bad func(id string, err error)) error
+
+	// ReadLocks returns the WebDAV locks of a space (see Lock), expired
+	// ones included until a writer prunes them, in no particular order;
+	// none for a space that does not exist. Every mutation asks it whether
+	// anything in the space is locked, so with nothing changed since the
+	// last call it costs one cached, stamp-validated read. The slice is
+	// shared and must not be modified. Locks that older code kept in the
+	// space record are included until they are moved out.
+	ReadLocks(ctx context.Context, spaceID string) ([]Lock, error)
+	// UpdateLocks calls fn with the space's locks as stored now, read
+	// under a lock that every change of the space's locks takes, in every
+	// process, and stores the edit fn returns: what fn saw is what the
+	// edit replaces, so a lock can be taken atomically with the check
+	// against all others. If fn fails nothing is stored and its error is
+	// returned. ErrNotFound if the space does not exist; ErrTooLarge (and
+	// nothing stored) for a lock whose record would exceed MaxRecordSize.
+	// A space record that still holds locks or reservations the way
+	// older code kept them has them moved out first.
+	UpdateLocks(ctx context.Context, spaceID string, fn func([]Lock) (LockEdit, error)) error
+
+	// ReadReservations returns the quota reservations of a space,
+	// expired ones included until a writer prunes them, with
+	// ReadLocks' semantics.
+	ReadReservations(ctx context.Context, spaceID string) ([]Reservation, error)
+	// UpdateReservations is UpdateLocks for the space's reservations,
+	// under a lock of their own: fn sees every reservation of every
+	// process, so that a quota check in fn is exact.
+	UpdateReservations(ctx context.Context, spaceID string, fn func([]Reservation) (ReservationEdit, error)) error
 
 	// Close releases the backend's resources.
 	Close() error

@@ -233,7 +233,7 @@ func TestDecodeErrors(t *testing.T) {
 		"trailing byte":       append(bytes.Clone(good), 0xc0),
 		"two records":         append(bytes.Clone(good), good...),
 		"map claims more":     append([]byte{0xdf, 0xff, 0xff, 0xff, 0xff}, good[1:]...),
-		"too large":           append(bytes.Clone(good), make([]byte, MaxRecordSize)...),
+		"too large":           append(bytes.Clone(good), make([]byte, MaxReadSize)...),
 		"reserved byte":       {0xc1},
 		"type is a string":    fields(func(m map[string]any) { m["t"] = "file" }),
 		"size is a string":    fields(func(m map[string]any) { m["s"] = "3" }),

@@ -18,9 +18,21 @@ import (
 // readers do not bump it (they are preserved as unknown fields instead).
 const FormatVersion = 1
 
-// MaxRecordSize bounds an encoded record, so that a corrupt or hostile
-// record file cannot make a reader allocate without limit.
+// MaxRecordSize bounds every record this code writes: an encoding that
+// would be larger is refused with ErrTooLarge, so that no request can make
+// a record that readers refuse. Per-request state (locks, quota
+// reservations) lives in records of its own for the same reason: one
+// user's requests never grow a record that everybody reads.
 const MaxRecordSize = 1 << 20
+
+// MaxReadSize bounds what readers accept, so that a corrupt or hostile
+// record file cannot make a reader allocate without limit. It is larger
+// than MaxRecordSize on purpose: older code did not bound its writes, and
+// a record it let grow past MaxRecordSize (by at most one request's worth:
+// its writers read the record first, and failed once it was too large)
+// must still open, for reading, for the migration of what it holds, and
+// for repair.
+const MaxReadSize = 16 << 20
 
 // NodeType says whether a node is a file or a folder.
 type NodeType uint8
@@ -304,7 +316,7 @@ func EncodeNode(n *Node) ([]byte, error) {
 	if err := n.Validate(); err != nil {
 		return nil, fmt.Errorf("metadata: refusing to write an invalid record: %w", err)
 	}
-	return encode(n)
+	return encode(n, "node "+n.ID, MaxRecordSize)
 }
 
 // DecodeNode parses and validates a record. Any failure wraps ErrCorrupt:
@@ -320,7 +332,9 @@ func DecodeNode(b []byte) (*Node, error) {
 	return n, nil
 }
 
-func encode(v any) ([]byte, error) {
+// encode returns the record bytes of v, or ErrTooLarge if they exceed
+// limit; what names the record in that error.
+func encode(v any, what string, limit int) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := msgpack.GetEncoder()
 	defer msgpack.PutEncoder(enc)
@@ -334,6 +348,10 @@ func encode(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("metadata: encode: %w", err)
 	}
+	if buf.Len() > limit {
+		return nil, fmt.Errorf("%w: the record of %s would take %d bytes, more than the %d a record may hold",
+			ErrTooLarge, what, buf.Len(), limit)
+	}
 	return buf.Bytes(), nil
 }
 
@@ -341,8 +359,8 @@ func decode(b []byte, v any) (err error) {
 	if len(b) == 0 {
 		return fmt.Errorf("%w: empty record", ErrCorrupt)
 	}
-	if len(b) > MaxRecordSize {
-		return fmt.Errorf("%w: record of %d bytes exceeds %d", ErrCorrupt, len(b), MaxRecordSize)
+	if len(b) > MaxReadSize {
+		return fmt.Errorf("%w: record of %d bytes exceeds %d", ErrCorrupt, len(b), MaxReadSize)
 	}
 	defer func() {
 		// The msgpack decoder guards its allocations, but a record is

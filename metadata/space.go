@@ -29,11 +29,12 @@ type Space struct {
 	// Quota is the limit on the space's tree size in bytes; 0 means none.
 	Quota int64 `msgpack:"q,omitempty"`
 	Btime int64 `msgpack:"bt"` // ns; creation
-	// Locks are the space's WebDAV locks. They live here rather than in
-	// node records so that a lock can be checked against the locks above
-	// and below it in one atomic read-modify-write of one record, and so
-	// that a mutation learns whether anything in the space is locked from
-	// one cached read.
+	// Locks are WebDAV locks as older code kept them. This code keeps
+	// each lock in a record of its own (Backend.UpdateLocks): a space
+	// record that every request reads must not grow with what one user
+	// does. Backends still read these, and move them out (dropping the
+	// expired ones) on the next write of the space's locks, reservations
+	// or record; they never write new ones.
 	Locks []Lock `msgpack:"locks,omitempty"`
 	// Description is free text shown to users.
 	Description string `msgpack:"desc,omitempty"`
@@ -46,8 +47,9 @@ type Space struct {
 	// like Locks, so that one cached read of this record tells every
 	// grant that can apply to any node of the space.
 	Grants []Grant `msgpack:"grants,omitempty"`
-	// Reservations hold quota for uploads in progress, so that concurrent
-	// uploads cannot together exceed it.
+	// Reservations are quota reservations as older code kept them; like
+	// Locks, they now live in records of their own
+	// (Backend.UpdateReservations) and are moved out on the next write.
 	Reservations []Reservation `msgpack:"res,omitempty"`
 
 	// Stamp identifies the stored version this Space was read from.
@@ -73,19 +75,40 @@ type Grant struct {
 	unknown map[string]msgpack.RawMessage
 }
 
-// Reservation holds quota for an upload in progress.
+// Reservation holds quota for an upload in progress (and, for a resumable
+// upload, registers it with its space, quota or not, so that the uploads
+// one user has open can be counted).
 type Reservation struct {
+	// Version is the format of a reservation record (EncodeReservation);
+	// 0 in the Reservations of a space record that older code wrote.
+	Version uint16 `msgpack:"v,omitempty"`
+	// ID names the reservation: the upload session's id, or a fresh one
+	// for an upload that holds quota only while its body streams.
 	ID      string `msgpack:"id"`
 	Bytes   int64  `msgpack:"b"`
 	Expires int64  `msgpack:"exp"` // ns
+	// User holds it (per-user limits count by it); empty for older
+	// entries and for administrators' tools.
+	User string `msgpack:"user,omitempty"`
 
 	unknown map[string]msgpack.RawMessage
 }
 
-// Lock is a lock on a node, as WebDAV defines it.
+// Lock is a WebDAV lock. Locks belong to URLs, not to resources (RFC
+// 4918, 7): Path is the lock root, the space path the lock was taken on,
+// and NodeID the resource at that path that the lock protects. A lock
+// whose path no longer names its node protects nothing (its resource was
+// moved away or deleted); a MOVE or COPY onto a locked path gives the lock
+// the new resource's id.
 type Lock struct {
+	// Version is the format of a lock record (EncodeLock); 0 in the Locks
+	// of a space record that older code wrote.
+	Version uint16 `msgpack:"v,omitempty"`
 	Token   string `msgpack:"tok"`
 	NodeID  string `msgpack:"node"`
+	// Path is the lock root ("/a/b"); empty in older entries, which are
+	// bound to their node wherever it is.
+	Path    string `msgpack:"path,omitempty"`
 	User    string `msgpack:"user,omitempty"`  // who took it
 	Owner   string `msgpack:"owner,omitempty"` // the client's owner description, opaque
 	Shared  bool   `msgpack:"shared,omitempty"`
@@ -202,13 +225,21 @@ func (s *Space) Validate() error {
 
 // EncodeSpace returns the record bytes of s.
 func EncodeSpace(s *Space) ([]byte, error) {
+	return EncodeSpaceFrom(s, 0)
+}
+
+// EncodeSpaceFrom is EncodeSpace for a record replacing one of oldSize
+// bytes: a record that older code let grow past MaxRecordSize may be
+// written back as long as it does not grow, so that it can shrink (a grant
+// removed) on its way back under the limit.
+func EncodeSpaceFrom(s *Space, oldSize int) ([]byte, error) {
 	if s.Version == 0 {
 		s.Version = FormatVersion
 	}
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("metadata: refusing to write an invalid record: %w", err)
 	}
-	return encode(s)
+	return encode(s, "space "+s.ID, max(MaxRecordSize, oldSize))
 }
 
 // DecodeSpace parses and validates a space record; failures wrap ErrCorrupt.

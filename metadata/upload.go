@@ -164,7 +164,7 @@ func EncodeUpload(u *Upload) ([]byte, error) {
 	if err := u.Validate(); err != nil {
 		return nil, fmt.Errorf("metadata: refusing to write an invalid record: %w", err)
 	}
-	return encode(u)
+	return encode(u, "upload "+u.ID, MaxRecordSize)
 }
 
 // DecodeUpload parses and validates an upload record; failures wrap

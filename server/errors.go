@@ -57,7 +57,12 @@ var statusTable = []struct {
 	// UNLOCK with a token that does not apply is 409 (RFC 4918, 9.11.1);
 	// a LOCK refresh with one is 412.
 	{err: decomposedfs.ErrNoSuchLock, status: http.StatusConflict},
+	// A record would pass metadata.MaxRecordSize: the server cannot store
+	// it (RFC 4918, 11.5). Nothing was stored.
 	{err: decomposedfs.ErrTooLarge, status: http.StatusInsufficientStorage},
+	// The user holds as many locks, uploads in progress or grants as one
+	// may (decomposedfs.Options); the message says which. Nothing changed.
+	{err: decomposedfs.ErrLimit, status: http.StatusInsufficientStorage},
 	// RFC 4331, 6: a write that would take the space over its quota.
 	// Nothing was stored.
 	{err: decomposedfs.ErrQuotaExceeded, status: http.StatusInsufficientStorage, cond: "quota-not-exceeded"},

@@ -84,30 +84,37 @@ func (h *Handler) lock(q *davReq) error {
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
+	isDir := false
 	ri, err := h.fs.GetMD(q.ctx, q.t.Ref())
-	if errors.Is(err, decomposedfs.ErrNotFound) {
-		if q.t.Path == "/" {
-			return fail(err, opRead)
-		}
-		if ri, err = h.fs.TouchFile(q.ctx, q.t.Ref(), time.Time{}); err != nil {
-			return fail(err, opCreate)
-		}
-		status = http.StatusCreated
-	} else if err != nil {
+	switch {
+	case err == nil:
+		isDir = ri.IsDir()
+	case errors.Is(err, decomposedfs.ErrNotFound) && q.t.Path != "/":
+		// An unmapped URL: the lock creates an empty file (Create).
+	default:
 		return fail(err, opRead)
 	}
 	li, err := h.fs.Lock(q.ctx, q.t.Ref(), decomposedfs.LockOptions{
-		User: q.t.User, Owner: lr.owner, Shared: lr.shared, Deep: d == -1, Timeout: timeout,
+		User: q.t.User, Owner: lr.owner, Shared: lr.shared, Deep: d == -1, Timeout: timeout, Create: true,
 	})
 	if err != nil {
-		if errors.Is(err, decomposedfs.ErrLocked) {
+		switch {
+		case errors.Is(err, decomposedfs.ErrLocked):
 			return condError(http.StatusLocked, "no-conflicting-lock", "%v", err)
+		case errors.Is(err, decomposedfs.ErrTooLarge):
+			// The request's owner element is longer than a lock keeps.
+			return errorf(http.StatusRequestEntityTooLarge, "%v", err)
+		case errors.Is(err, decomposedfs.ErrNotFound) || errors.Is(err, decomposedfs.ErrNotDir):
+			return fail(err, opCreate)
 		}
 		return fail(err, opRead)
 	}
+	status := http.StatusOK
+	if li.Created {
+		status = http.StatusCreated
+	}
 	q.w.Header().Set("Lock-Token", "<"+li.Token+">")
-	return writeLock(q, li, ri.IsDir(), status)
+	return writeLock(q, li, isDir, status)
 }
 
 func (h *Handler) refreshLock(q *davReq, timeout time.Duration) error {

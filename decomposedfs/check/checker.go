@@ -57,7 +57,7 @@ func (c *Checker) Run(ctx context.Context, sink Sink) (*Summary, error) {
 		sum:          newSummary(start, c.opts),
 		wanted:       map[string]*Finding{},
 		uploads:      map[string]upload{},
-		reservations: map[string][]metadata.Reservation{},
+		reservations: map[string][]heldQuota{},
 		known:        map[string]bool{},
 	}
 	r.lim = newLimiter(c.opts.RequestRate)
@@ -86,7 +86,7 @@ type run struct {
 	mu           sync.Mutex                        // guards the maps below
 	wanted       map[string]*Finding               // node id -> a linked, unreadable file record waiting for its blob
 	uploads      map[string]upload                 // upload records
-	reservations map[string][]metadata.Reservation // space -> its unexpired quota reservations
+	reservations map[string][]heldQuota            // space -> its unexpired quota reservations
 	known        map[string]bool                   // spaces with a record
 	spaces       []string                          // spaces to check, sorted
 
@@ -205,9 +205,12 @@ func (r *run) scanSpaces() error {
 		case e.Space != nil:
 			r.known[e.ID] = true
 			r.spaces = append(r.spaces, e.ID)
+			// Reservations that older code kept in the space record (the
+			// space's own ones are read with its state files).
 			for _, res := range e.Space.Reservations {
 				if res.Expires > r.cutoff {
-					r.reservations[e.ID] = append(r.reservations[e.ID], res)
+					path := r.meta.SpacePath(e.ID) + "/space.mpk"
+					r.reservations[e.ID] = append(r.reservations[e.ID], heldQuota{res: res, file: path, subject: statSubject(path)})
 				}
 			}
 		case errors.Is(e.Err, metadata.ErrNotFound):

@@ -707,16 +707,19 @@ var fixtures = []fixture{
 		id := uuid.NewString()
 		_, err := e.meta.UpdateSpace(context.Background(), e.sid, func(s *metadata.Space) error {
 			s.Quota = 1 << 30
-			s.Reservations = append(s.Reservations, metadata.Reservation{ID: id, Bytes: 4096, Expires: time.Now().Add(time.Hour).UnixNano()})
 			return nil
+		})
+		must(t, err)
+		err = e.meta.UpdateReservations(context.Background(), e.sid, func([]metadata.Reservation) (metadata.ReservationEdit, error) {
+			return metadata.ReservationEdit{Put: []metadata.Reservation{{ID: id, Bytes: 4096, Expires: time.Now().Add(time.Hour).UnixNano()}}}, nil
 		})
 		must(t, err)
 		return want{codes: []check.Code{check.QuotaReservation}, upload: id, remedy: check.RemedyDropReservation,
 			after: func(t *testing.T) {
-				s, err := e.meta.ReadSpace(context.Background(), e.sid)
+				rs, err := e.meta.ReadReservations(context.Background(), e.sid)
 				must(t, err)
-				if len(s.Reservations) != 0 {
-					t.Errorf("reservations left: %+v", s.Reservations)
+				if len(rs) != 0 {
+					t.Errorf("reservations left: %+v", rs)
 				}
 			}}
 	}},

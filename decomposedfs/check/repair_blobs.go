@@ -367,6 +367,17 @@ func (rp *Repairer) fixUpload(f *Finding) (string, error) {
 	if err != nil && !errors.Is(err, errResolved) {
 		return "", err
 	}
+	// The quota the upload held (a resumable upload's reservation has its
+	// id) goes with it.
+	err = rp.meta.UpdateReservations(rp.ctx, u.SpaceID, func(rs []metadata.Reservation) (metadata.ReservationEdit, error) {
+		if !slices.ContainsFunc(rs, func(r metadata.Reservation) bool { return r.ID == u.ID }) {
+			return metadata.ReservationEdit{}, nil
+		}
+		return metadata.ReservationEdit{Delete: []string{u.ID}}, nil
+	})
+	if err != nil && !errors.Is(err, metadata.ErrNotFound) {
+		return "", err
+	}
 	return fmt.Sprintf("aborted the upload; %d blob(s) to quarantine", n), nil
 }
 
@@ -505,17 +516,13 @@ func (rp *Repairer) fixReservation(f *Finding) (string, error) {
 		return "", errResolved // an upload in progress holds it after all
 	}
 	var bytes int64
-	_, err := rp.meta.UpdateSpace(rp.ctx, f.Space, func(s *metadata.Space) error {
-		i := slices.IndexFunc(s.Reservations, func(r metadata.Reservation) bool { return r.ID == f.Upload })
+	err := rp.meta.UpdateReservations(rp.ctx, f.Space, func(rs []metadata.Reservation) (metadata.ReservationEdit, error) {
+		i := slices.IndexFunc(rs, func(r metadata.Reservation) bool { return r.ID == f.Upload })
 		if i < 0 {
-			return errResolved
+			return metadata.ReservationEdit{}, errResolved
 		}
-		bytes = s.Reservations[i].Bytes
-		s.Reservations = slices.Delete(s.Reservations, i, i+1)
-		if len(s.Reservations) == 0 {
-			s.Reservations = nil
-		}
-		return nil
+		bytes = rs[i].Bytes
+		return metadata.ReservationEdit{Delete: []string{f.Upload}}, nil
 	})
 	if err != nil {
 		return "", err

@@ -357,12 +357,16 @@ func (sc *spaceCheck) spaceFiles() {
 		switch {
 		case known && e.Type()&fs.ModeType == typ:
 			delete(want, e.Name())
+		case slices.Contains(mpk.StateDirs, e.Name()) && e.IsDir():
+			// The space's locks and reservations, created by their first
+			// write (state.go).
 		case strings.HasPrefix(e.Name(), ".space.mpk.") && strings.HasSuffix(e.Name(), ".tmp"):
 			sc.tempFile(dir + "/" + e.Name())
 		default:
 			sc.strayFile(dir+"/"+e.Name(), "")
 		}
 	}
+	sc.stateFiles()
 	for name := range want {
 		if name != "space.mpk" { // a missing record is found by scanSpaces
 			missing = append(missing, name)

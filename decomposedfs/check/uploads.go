@@ -38,7 +38,7 @@ func (r *run) scanUploads() error {
 			return nil
 		}
 		r.mu.Lock()
-		r.uploads[u.ID] = upload{space: u.SpaceID, live: u.Done == "" && u.Expires > r.cutoff}
+		r.uploads[u.ID] = upload{space: u.SpaceID, live: u.Done == "" && u.Expires > r.cutoff, expired: u.Expires <= r.cutoff}
 		r.mu.Unlock()
 		r.uploadRefs(u)
 		r.sum.update(u.SpaceID, func(ss *SpaceSummary) { ss.UploadBytes += u.Offset })
@@ -86,8 +86,9 @@ func (r *run) uploadRefs(u *metadata.Upload) {
 
 // upload is what the other phases need to know of an upload record.
 type upload struct {
-	space string
-	live  bool // neither finished nor expired
+	space   string
+	live    bool // neither finished nor expired
+	expired bool // reported as upload.stale, whose repair gives its quota back
 }
 
 // checkReservations reports quota held by no upload in progress. A
@@ -96,8 +97,9 @@ type upload struct {
 // once it is older than PendingGrace.
 func (r *run) checkReservations() {
 	for _, sid := range r.spaces {
-		for _, res := range r.reservations[sid] {
-			if u, ok := r.uploads[res.ID]; ok && u.live && u.space == sid {
+		for _, h := range r.reservations[sid] {
+			res := h.res
+			if u, ok := r.uploads[res.ID]; ok && (u.live || u.expired) && u.space == sid {
 				continue
 			}
 			if _, ok := r.uploads[res.ID]; !ok && res.Expires-int64(r.opts.ReservationTTL) > r.cutoff-int64(r.opts.PendingGrace) {
@@ -105,11 +107,11 @@ func (r *run) checkReservations() {
 			}
 			f := newFinding(QuotaReservation, RemedyDropReservation)
 			f.Space, f.Upload, f.Bytes = sid, res.ID, res.Bytes
-			f.File = r.rel(r.meta.SpacePath(sid) + "/space.mpk")
+			f.File = r.rel(h.file)
 			f.Detail = fmt.Sprintf("reservation %s holds %d bytes of the quota until %s, for no upload in progress",
 				res.ID, res.Bytes, time.Unix(0, res.Expires).UTC().Format(time.RFC3339))
 			f.Facts = &Facts{Size: res.Bytes}
-			r.global.add(f, statSubject(r.meta.SpacePath(sid)+"/space.mpk"))
+			r.global.add(f, h.subject)
 		}
 	}
 }

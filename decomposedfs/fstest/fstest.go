@@ -85,7 +85,11 @@ func Check(ctx context.Context, fs *decomposedfs.FS) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list trash of %s: %w", sid, err)
 		}
-		for _, r := range s.Reservations {
+		reservations, err := c.meta.ReadReservations(ctx, sid)
+		if err != nil {
+			return nil, fmt.Errorf("reservations of %s: %w", sid, err)
+		}
+		for _, r := range reservations {
 			if r.Expires <= now {
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/s3dfs/s3dfs/cache"
 	"github.com/s3dfs/s3dfs/metadata"
@@ -26,6 +27,10 @@ type Backend struct {
 	names    *cache.Cache[string]            // folder id + "/" + name -> child id ("" = no such name), same
 	spaces   *cache.Cache[*metadata.Space]   // space id -> record, validated by space.mpk
 	spaceIDs sync.Map                        // interned space ids
+
+	lockSets *cache.Cache[*setSnap[metadata.Lock]]        // space id -> locks, validated by <space>/locks
+	resSets  *cache.Cache[*setSnap[metadata.Reservation]] // space id -> reservations, validated by <space>/reservations
+	migrated sync.Map                                     // space ids seen without state of older code (spacestate.go)
 
 	handles     sync.Map     // space id -> *spaceHandle
 	handlesOpen atomic.Int64 // spaces with kept descriptors
@@ -61,6 +66,12 @@ func New(opts Options) (*Backend, error) {
 	if b.spaces, err = cache.New[*metadata.Space](opts.cacheOptions(1)); err != nil {
 		return nil, err
 	}
+	if b.lockSets, err = cache.New[*setSnap[metadata.Lock]](opts.setCacheOptions()); err != nil {
+		return nil, err
+	}
+	if b.resSets, err = cache.New[*setSnap[metadata.Reservation]](opts.setCacheOptions()); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -77,6 +88,8 @@ func (b *Backend) Close() error {
 	b.listings.Close()
 	b.names.Close()
 	b.spaces.Close()
+	b.lockSets.Close()
+	b.resSets.Close()
 	b.handles.Range(func(_, h any) bool {
 		if fd := h.(*spaceHandle).nsFD; fd >= 0 {
 			unix.Close(fd)
@@ -174,6 +187,9 @@ func (b *Backend) CreateSpace(ctx context.Context, s *metadata.Space, root *meta
 		}
 		return fmt.Errorf("mpk: create space: %w", err)
 	}
+	if !s.HasLegacyState() {
+		b.migrated.Store(s.ID, true)
+	}
 	return b.syncDir(dir)
 }
 
@@ -221,9 +237,18 @@ func (b *Backend) UpdateSpace(ctx context.Context, id string, fn func(*metadata.
 	if err := validIDs(id); err != nil {
 		return nil, err
 	}
+	return b.updateSpace(ctx, id, fn)
+}
+
+// updateSpace is UpdateSpace; a nil fn only moves state of older code out
+// of the record, and writes nothing if there is none.
+func (b *Backend) updateSpace(ctx context.Context, id string, fn func(*metadata.Space) error) (*metadata.Space, error) {
 	// The space record shares the root node's lock stripe key space but
-	// not its key: "space:" cannot collide with a node id.
-	unlock, err := b.locks.lockNodes(ctx, id, "space:")
+	// not its key: "space:" cannot collide with a node id. The locks of
+	// the space's record sets are taken too, for the locks and
+	// reservations that older code kept in the record and that a write
+	// moves out (spacestate.go).
+	unlock, err := b.locks.lockNodes(ctx, id, "space:", locksLockKey, reservationsLockKey)
 	if err != nil {
 		return nil, err
 	}
@@ -233,15 +258,28 @@ func (b *Backend) UpdateSpace(ctx context.Context, id string, fn func(*metadata.
 	if err != nil {
 		return nil, err
 	}
+	if fn == nil && !old.HasLegacyState() {
+		b.migrated.Store(id, true)
+		return old, nil
+	}
 	s := old.Clone()
-	if err := fn(s); err != nil {
-		return nil, err
+	locks, res := s.TakeLegacyState(time.Now().UnixNano())
+	if fn != nil {
+		if err := fn(s); err != nil {
+			return nil, err
+		}
 	}
 	if s.ID != id {
 		return nil, fmt.Errorf("mpk: UpdateSpace may not change the space id")
 	}
-	rec, err := metadata.EncodeSpace(s)
+	if s.HasLegacyState() {
+		return nil, fmt.Errorf("mpk: UpdateSpace may not store locks or reservations in the space record (UpdateLocks, UpdateReservations)")
+	}
+	rec, err := metadata.EncodeSpaceFrom(s, int(st.Size))
 	if err != nil {
+		return nil, err
+	}
+	if err := b.storeLegacy(id, locks, res); err != nil {
 		return nil, err
 	}
 	if err := b.indexAdd(s); err != nil {
@@ -252,6 +290,7 @@ func (b *Backend) UpdateSpace(ctx context.Context, id string, fn func(*metadata.
 	}
 	b.spaces.Invalidate(id)
 	b.indexDrop(old, s)
+	b.migrated.Store(id, true)
 	s.Stamp = cache.Stamp{} // unknown until read back
 	return s, nil
 }

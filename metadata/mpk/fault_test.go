@@ -77,7 +77,7 @@ func TestCorruptChildren(t *testing.T) {
 	// A record larger than any record may be: a sparse file costs nothing.
 	huge := s.create("", p.ID, "huge", metadata.TypeFile)
 	ids["huge"] = huge.ID
-	if err := os.Truncate(s.recPath(huge.ID), metadata.MaxRecordSize+1); err != nil {
+	if err := os.Truncate(s.recPath(huge.ID), metadata.MaxReadSize+1); err != nil {
 		t.Fatal(err)
 	}
 	// Damaged links: a regular file, a directory, a link to a non-id, and

@@ -10,11 +10,14 @@ const (
 	lockFile    = "locks"
 	spaceRecord = "space.mpk"
 	nsFile      = "ns"
-	nodesDir    = "nodes"
-	trashDir    = "trash"
-	recordExt   = ".mpk"
-	tmpSuffix   = ".tmp"
-	treeXattr   = "user.s3dfs.tree"
+	// The record sets of a space (sets.go).
+	locksDir        = "locks"
+	reservationsDir = "reservations"
+	nodesDir        = "nodes"
+	trashDir        = "trash"
+	recordExt       = ".mpk"
+	tmpSuffix       = ".tmp"
+	treeXattr       = "user.s3dfs.tree"
 )
 
 // All paths are pure functions of validated ids: 36-byte UUIDs, so no id can

@@ -77,3 +77,9 @@ func (o Options) Validate() error {
 func (o Options) cacheOptions(share int64) cache.Options {
 	return cache.Options{MaxBytes: o.CacheBytes * share / 16, Mode: o.CacheMode, MaxStale: o.MaxStale}
 }
+
+// setCacheOptions sizes the caches of a space's locks and reservations:
+// small sets, one entry per space that has any.
+func (o Options) setCacheOptions() cache.Options {
+	return cache.Options{MaxBytes: o.CacheBytes / 32, Mode: o.CacheMode, MaxStale: o.MaxStale}
+}

@@ -493,7 +493,7 @@ func (b *Backend) RepairSpaceRecord(ctx context.Context, sid, saveTo string, fn 
 	defer unlock()
 	dir := b.spacePath(sid)
 	path := dir + "/" + spaceRecord
-	cur, _, rerr := readSpaceRaw(path, sid)
+	cur, size, rerr := readSpaceRaw(path, sid)
 	s, err := fn(cur, rerr)
 	if err != nil || s == nil {
 		return err
@@ -501,7 +501,7 @@ func (b *Backend) RepairSpaceRecord(ctx context.Context, sid, saveTo string, fn 
 	if s.ID != sid {
 		return fmt.Errorf("mpk: repair of space %s may not change its id", sid)
 	}
-	rec, err := metadata.EncodeSpace(s)
+	rec, err := metadata.EncodeSpaceFrom(s, size)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,9 @@ type queries struct {
 	insertIndex, deleteIndex, spacesBy                         string
 
 	insertUpload, readUpload, lockUpload, updateUpload, deleteUpload, listUploads string
+
+	readLocks, putLock, deleteLock                      string
+	readReservations, putReservation, deleteReservation string
 }
 
 // maxDepth bounds parent walks, so that a corrupt store whose parent links
@@ -98,6 +101,8 @@ func newQueries(d *dialect) *queries {
 			`DELETE FROM s3dfs_nodes WHERE space_id = $1 AND trashed = 0`,
 			`DELETE FROM s3dfs_nodes WHERE space_id = $1 AND trashed <> 0`,
 			`DELETE FROM s3dfs_space_index WHERE space_id = $1`,
+			`DELETE FROM s3dfs_locks WHERE space_id = $1`,
+			`DELETE FROM s3dfs_reservations WHERE space_id = $1`,
 			`DELETE FROM s3dfs_spaces WHERE id = $1`,
 		},
 		insertIndex: `INSERT INTO s3dfs_space_index (idx, key, space_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
@@ -111,6 +116,15 @@ func newQueries(d *dialect) *queries {
 		updateUpload: `UPDATE s3dfs_uploads SET rec = $2 WHERE id = $1`,
 		deleteUpload: `DELETE FROM s3dfs_uploads WHERE id = $1`,
 		listUploads:  `SELECT id, rec FROM s3dfs_uploads`,
+
+		readLocks: `SELECT rec FROM s3dfs_locks WHERE space_id = $1`,
+		putLock: `INSERT INTO s3dfs_locks (space_id, token, rec) VALUES ($1, $2, $3)
+			ON CONFLICT (space_id, token) DO UPDATE SET rec = excluded.rec`,
+		deleteLock:       `DELETE FROM s3dfs_locks WHERE space_id = $1 AND token = $2`,
+		readReservations: `SELECT rec FROM s3dfs_reservations WHERE space_id = $1`,
+		putReservation: `INSERT INTO s3dfs_reservations (space_id, id, rec) VALUES ($1, $2, $3)
+			ON CONFLICT (space_id, id) DO UPDATE SET rec = excluded.rec`,
+		deleteReservation: `DELETE FROM s3dfs_reservations WHERE space_id = $1 AND id = $2`,
 	}
 	for _, p := range q.fields() {
 		*p = d.sql(*p)
@@ -137,5 +151,6 @@ func (q *queries) fields() []*string {
 		&q.listTrash, &q.walkFirst, &q.walkNext, &q.bumpNS, &q.readNS, &q.insertSpace, &q.readSpace, &q.lockSpace, &q.updateSpace,
 		&q.listSpaces, &q.insertIndex, &q.deleteIndex, &q.spacesBy, &q.insertUpload, &q.readUpload,
 		&q.lockUpload, &q.updateUpload, &q.deleteUpload, &q.listUploads,
+		&q.readLocks, &q.putLock, &q.deleteLock, &q.readReservations, &q.putReservation, &q.deleteReservation,
 	}
 }

@@ -14,7 +14,7 @@ import (
 // write, so columns a newer schema adds survive an older binary's writes,
 // and a newer schema records the oldest version whose code can still use
 // it (s3dfs_schema.compatible). Open refuses a store that needs newer code.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // dialect holds what differs in the SQL text of the two engines. Statements
 // are written in the common subset, with markers that the dialect replaces:
@@ -129,6 +129,26 @@ var schemaV1 = []string{
 	)`,
 }
 
+// schemaV2 moves per-request state out of the space record: WebDAV locks
+// and quota reservations get a row each (spacestate.go), so that what one
+// user does never grows the record every request reads. Code of schema 1
+// keeps them in the record, so it must not use a store of schema 2: the
+// migration makes 2 the oldest compatible version.
+var schemaV2 = []string{
+	`CREATE TABLE s3dfs_locks (
+		space_id {uuid} NOT NULL,
+		token    {text} NOT NULL,
+		rec      {bytes} NOT NULL,
+		PRIMARY KEY (space_id, token)
+	)`,
+	`CREATE TABLE s3dfs_reservations (
+		space_id {uuid} NOT NULL,
+		id       {uuid} NOT NULL,
+		rec      {bytes} NOT NULL,
+		PRIMARY KEY (space_id, id)
+	)`,
+}
+
 // pgRaise lets a single PostgreSQL statement abort itself with a chosen
 // SQLSTATE: propagation checks, in the statement that updates the path,
 // that the path did not change while it waited for the rows' locks.
@@ -146,12 +166,12 @@ func init() {
 	for i, s := range pg {
 		pg[i] = strings.ReplaceAll(s, "{fillfactor}", " WITH (fillfactor = 80)")
 	}
-	postgresDialect.migrations = [][]string{append(pg, pgRaise)}
+	postgresDialect.migrations = [][]string{append(pg, pgRaise), schemaV2}
 	lite := append([]string{}, schemaV1...)
 	for i, s := range lite {
 		lite[i] = strings.ReplaceAll(s, "{fillfactor}", "")
 	}
-	sqliteDialect.migrations = [][]string{lite}
+	sqliteDialect.migrations = [][]string{lite, schemaV2}
 	for _, d := range []*dialect{postgresDialect, sqliteDialect} {
 		if len(d.migrations) != SchemaVersion {
 			panic(fmt.Sprintf("sqlmeta: %s has %d migrations for schema version %d", d.name, len(d.migrations), SchemaVersion))

@@ -23,6 +23,8 @@ var statusTable = []struct {
 	{decomposedfs.ErrNotFound, "ERR_UPLOAD_NOT_FOUND", http.StatusNotFound},
 	{decomposedfs.ErrPermissionDenied, "ERR_FORBIDDEN", http.StatusForbidden},
 	{decomposedfs.ErrQuotaExceeded, "ERR_QUOTA_EXCEEDED", http.StatusInsufficientStorage},
+	// The user has as many uploads in progress as one may.
+	{decomposedfs.ErrLimit, "ERR_LIMIT_REACHED", http.StatusInsufficientStorage},
 	{decomposedfs.ErrUploadOffset, "ERR_MISMATCHED_OFFSET", http.StatusConflict},
 	{decomposedfs.ErrUploadBusy, "ERR_UPLOAD_BUSY", http.StatusConflict},
 	{decomposedfs.ErrTooLarge, "ERR_UPLOAD_SIZE_EXCEEDED", http.StatusRequestEntityTooLarge},
