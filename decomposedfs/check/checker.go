@@ -83,12 +83,12 @@ type run struct {
 
 	refs *extsort.Sorter[ref] // every blob something references; nil without the blob phase
 
-	mu           sync.Mutex                        // guards the maps below
-	wanted       map[string]*Finding               // node id -> a linked, unreadable file record waiting for its blob
-	uploads      map[string]upload                 // upload records
-	reservations map[string][]heldQuota            // space -> its unexpired quota reservations
-	known        map[string]bool                   // spaces with a record
-	spaces       []string                          // spaces to check, sorted
+	mu           sync.Mutex             // guards the maps below
+	wanted       map[string]*Finding    // node id -> a linked, unreadable file record waiting for its blob
+	uploads      map[string]upload      // upload records
+	reservations map[string][]heldQuota // space -> its unexpired quota reservations
+	known        map[string]bool        // spaces with a record
+	spaces       []string               // spaces to check, sorted
 
 	nodes, listed, found atomic.Int64 // progress
 	step                 atomic.Value
