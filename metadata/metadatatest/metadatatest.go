@@ -49,6 +49,7 @@ func Run(t *testing.T, h Harness) {
 		{"Restore", restoreTests},
 		{"Concurrency", concurrencyTests},
 		{"Coherence", coherenceTests},
+		{"State", stateTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

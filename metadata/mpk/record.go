@@ -33,7 +33,7 @@ func readFile(path string) (int, []byte, cache.Stamp, error) {
 		unix.Close(fd)
 		return -1, nil, cache.Stamp{}, &os.PathError{Op: "fstat", Path: path, Err: err}
 	}
-	if st.Size > metadata.MaxRecordSize {
+	if st.Size > metadata.MaxReadSize {
 		unix.Close(fd)
 		return -1, nil, cache.Stamp{}, fmt.Errorf("%w: %s is %d bytes", metadata.ErrCorrupt, path, st.Size)
 	}
