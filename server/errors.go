@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/s3dfs/s3dfs/decomposedfs"
 )
@@ -112,4 +113,25 @@ func classify(err error, o op) (int, string) {
 		}
 	}
 	return http.StatusInternalServerError, ""
+}
+
+// told are the errors whose message the client gets in the body (as
+// Sabre's s:message, which ownCloud and Nextcloud clients show): limits
+// the user ran into with the user's own request, worded for people. Other
+// driver messages stay in the log, since they name ids and paths that a
+// 404 must not reveal.
+var told = []error{decomposedfs.ErrLimit, decomposedfs.ErrTooLarge, decomposedfs.ErrQuotaExceeded}
+
+// userMessage returns the message to show for err, or "".
+func userMessage(err error) string {
+	for _, t := range told {
+		if errors.Is(err, t) {
+			msg := err.Error()
+			for _, p := range []string{"decomposedfs: ", "metadata: "} {
+				msg = strings.ReplaceAll(msg, p, "")
+			}
+			return msg
+		}
+	}
+	return ""
 }

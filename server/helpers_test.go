@@ -64,6 +64,12 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 
 func newEnvOn(t testing.TB, root string, store blobstore.Store, blobDir string, opts ...envOption) *env {
 	t.Helper()
+	return newEnvFS(t, root, store, blobDir, nil, opts...)
+}
+
+// newEnvFS is newEnvOn with driver options changed by fsOpts (if not nil).
+func newEnvFS(t testing.TB, root string, store blobstore.Store, blobDir string, fsOpts func(*decomposedfs.Options), opts ...envOption) *env {
+	t.Helper()
 	mo := mpk.DefaultOptions(filepath.Join(root, "meta"))
 	mo.CacheBytes = 8 << 20
 	meta, err := mpk.New(mo)
@@ -81,6 +87,9 @@ func newEnvOn(t testing.TB, root string, store blobstore.Store, blobDir string, 
 	log := slog.New(server.NewLogHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	fo := decomposedfs.DefaultOptions()
 	fo.Logger = log
+	if fsOpts != nil {
+		fsOpts(&fo)
+	}
 	fsys, err := decomposedfs.New(meta, blobs, fo)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +98,9 @@ func newEnvOn(t testing.TB, root string, store blobstore.Store, blobDir string, 
 
 	usersPath := filepath.Join(root, "users.json")
 	err = auth.NewFile(usersPath).Update(func(u *auth.Users) error {
+		if _, ok := u.Users[alice]; ok {
+			return nil // a second server on the same root
+		}
 		if err := u.Add(alice, alicePW, bcrypt.MinCost); err != nil {
 			return err
 		}

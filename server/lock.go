@@ -103,7 +103,7 @@ func (h *Handler) lock(q *davReq) error {
 			return condError(http.StatusLocked, "no-conflicting-lock", "%v", err)
 		case errors.Is(err, decomposedfs.ErrTooLarge):
 			// The request's owner element is longer than a lock keeps.
-			return errorf(http.StatusRequestEntityTooLarge, "%v", err)
+			return &httpError{status: http.StatusRequestEntityTooLarge, err: err}
 		case errors.Is(err, decomposedfs.ErrNotFound) || errors.Is(err, decomposedfs.ErrNotDir):
 			return fail(err, opCreate)
 		}

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // httpError is an error with the status it answers, and optionally the
@@ -45,8 +47,9 @@ func condError(status int, cond string, format string, args ...any) error {
 const retryAfter = "10"
 
 // writeError answers a request with err's status, unless a response has
-// begun already. The body says no more than the status: driver messages
-// name ids and paths that a status of 404 must not reveal.
+// begun already. The body says no more than the status (driver messages
+// name ids and paths that a status of 404 must not reveal), except for
+// the limits a user's own request ran into (userMessage).
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	setLogErr(r.Context(), err)
 	status := http.StatusInternalServerError
@@ -70,6 +73,22 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestHeaderFieldsTooLarge {
 		w.Header().Set("Connection", "close")
+	}
+	if msg := userMessage(err); msg != "" {
+		// Sabre's way (ownCloud, Nextcloud): clients show s:message.
+		var b strings.Builder
+		b.WriteString(xmlHeader + `<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">`)
+		if cond != "" {
+			b.WriteString(`<d:` + cond + `/>`)
+		}
+		b.WriteString(`<s:message>`)
+		xml.EscapeText(&b, []byte(msg))
+		b.WriteString("</s:message></d:error>\n")
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+		w.WriteHeader(status)
+		w.Write([]byte(b.String()))
+		return
 	}
 	if cond != "" {
 		body := xmlHeader + `<d:error xmlns:d="DAV:"><d:` + cond + `/></d:error>` + "\n"
