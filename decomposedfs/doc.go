@@ -27,6 +27,19 @@
 //
 // Deleting moves a node, with its subtree, to the space's trash in one step.
 //
+// # Locks, quota and limits
+//
+// WebDAV locks belong to URLs (locks.go): a lock protects the node at its
+// path, a MOVE or COPY onto a locked path hands the lock to the new node,
+// and a MOVE leaves its source's locks behind. Locks and the quota
+// reservations of uploads in progress (quota.go) are records of their own
+// in the backend, each change one locked read-modify-write of the space's
+// set, so that the check against every other lock, and the quota check of
+// concurrent uploads, are exact across processes. What one user may hold
+// is bounded (Options: locks and uploads per user and space, a lock's
+// owner text, grants per space; ErrLimit beyond), so that no user's
+// requests can grow what others must read.
+//
 // # Reads
 //
 // Reads go through lookup.Resolver and the backend's caches: in the default

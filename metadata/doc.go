@@ -23,4 +23,11 @@
 //
 // Names and ids are validated here ([ValidateName], [ValidateID]) before any
 // of them can reach a path.
+//
+// Per-request state has records of its own: a WebDAV [Lock] per lock and a
+// [Reservation] per upload holding quota, kept by [Backend.UpdateLocks] and
+// [Backend.UpdateReservations], never in the [Space] record that every
+// request of a space reads. Every encoder refuses a record larger than
+// [MaxRecordSize] with [ErrTooLarge]; decoders accept up to [MaxReadSize],
+// so that records older code let grow past the limit still open.
 package metadata

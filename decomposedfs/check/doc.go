@@ -61,7 +61,12 @@
 // maps to a repairable finding; the crash test holds the checker to that.
 // This layout has no per-node lock files (it locks stripes of one shared
 // file), so lock.stale only finds those of older layouts or of hand-made
-// copies. Space indexes (<root>/indexes) are derived and filtered by
+// copies. A space's WebDAV locks and quota reservations (locks/ and
+// reservations/ in its directory) are read too: what does not decode is a
+// stray.file, their temp files tmp.leftover, and reservations no upload
+// holds quota.reservation; locks and reservations that older code kept in
+// space.mpk are read with it (records up to metadata.MaxReadSize), so such
+// a record is not reported as unreadable and a repair keeps it whole. Space indexes (<root>/indexes) are derived and filtered by
 // their readers, and are not checked.
 //
 // # Phases and how the check reads

@@ -19,6 +19,11 @@
 //	                                     parent by Commit (a leftover one is garbage)
 //	    trash/<id>                       symlink -> id: the node is in the trash; its
 //	                                     lstat mtime is when it got there
+//	    locks/<r>.mpk                    one WebDAV lock (metadata.EncodeLock); <r> is a
+//	                                     random UUID per version of the lock
+//	    reservations/<r>.mpk             one quota reservation (metadata.EncodeReservation)
+//	    locks/.<r>.mpk.*.tmp, reservations/.<r>.mpk.*.tmp
+//	                                     a record being written (a leftover one is garbage)
 //
 // A node's record path is a pure function of (space id, node id), so finding
 // a node by id needs no index, and ids are validated UUIDs, so no path can
@@ -31,6 +36,18 @@
 // A folder's propagated values (tree size, tree mtime) live in the extended
 // attribute user.s3dfs.tree of its record file (17 bytes, see record.go),
 // so that propagation changes a file in place instead of creating one.
+//
+// A space's WebDAV locks and quota reservations are record sets (sets.go):
+// one small immutable file per record, written once (temp file and rename)
+// under a fresh random name and removed by unlink; a lock refresh writes a
+// new version and unlinks the old one. They never go into space.mpk, which
+// every request reads: no request can grow a record others must read. The
+// directories are created by a space's first lock or reservation. A
+// space.mpk written by older code may still hold locks and reservations
+// (its "locks" and "res" fields); readers count them, and the first write
+// of the space's locks, reservations or record moves them into the sets
+// (spacestate.go). Every record written is at most metadata.MaxRecordSize;
+// readers accept up to metadata.MaxReadSize, for records of older code.
 //
 // # Inode creations per operation
 //
@@ -50,8 +67,14 @@
 //	TrashNode              2  the trash entry, the record's temp file
 //	Propagate, per folder  0  setxattr and utimensat on existing files
 //	PurgeNode              0
+//	UpdateLocks            1  per lock put (a new lock, or a refresh: its new
+//	                          version's file); 0 per lock deleted
+//	UpdateReservations     1  per reservation put; 0 per reservation released
 //
-// plus, rarely, a shard directory. No operation creates a lock file.
+// plus, rarely, a shard directory, and a space's locks/ or reservations/
+// directory with its first record. No operation creates a lock file of the
+// striped kind (lock.go). The space record is rewritten only by
+// UpdateSpace (1): never by locks or reservations.
 //
 // # Coherence without notifications
 //
@@ -94,7 +117,11 @@
 //
 // The lock order and the locks themselves are described at the top of
 // lock.go. Every read-modify-write reads the record from disk, not from a
-// cache, while it holds the node's lock.
+// cache, while it holds the node's lock. The record sets of a space have a
+// stripe each ("locks:" and "reservations:" with the space id), taken alone
+// by their writers; UpdateSpace takes them together with the space
+// record's ("space:"), in one lockNodes call, to move the state of older
+// code out of the record.
 //
 // # Durability
 //

@@ -5,7 +5,10 @@ package mpk
 //  1. the namespace lock of a space (flock on <space>/ns), taken only by
 //     folder moves, which must see a stable ancestry to refuse cycles;
 //  2. node locks, as stripes of <root>/locks, in ascending stripe order,
-//     each stripe once, all taken before any is released;
+//     each stripe once, all taken before any is released (the space
+//     record, and a space's lock and reservation sets, have stripes of
+//     their own, keyed "space:", "locks:" and "reservations:": taken alone,
+//     or together in one call);
 //  3. nothing else is ever waited for while a lock is held, except I/O.
 //
 // Propagation takes one node lock at a time, bottom-up, and never holds one

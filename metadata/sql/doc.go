@@ -23,7 +23,14 @@
 //	                   unique (space_id, parent_id, name) where trashed = 0
 //	                   (space_id) where trashed <> 0
 //	s3dfs_uploads      id, rec (upload record)
+//	s3dfs_locks        (space_id, token), rec (lock record)       schema 2
+//	s3dfs_reservations (space_id, id), rec (reservation record)   schema 2
 //	s3dfs_schema       version, compatible
+//
+// WebDAV locks and quota reservations are rows of their own, never part of
+// the space record (see spacestate.go); schema 2 added their tables, and
+// code of schema 1, which kept them in the record, may not open a store of
+// schema 2.
 //
 // Records are the msgpack encodings of package metadata, as metadata/mpk
 // writes them, so unknown fields survive as they do there. ids are uuid
@@ -52,6 +59,10 @@
 //	Propagate     1 recursive UPDATE of the folder and its ancestors, any depth
 //	PurgeNode     1 DELETE
 //	WalkNodes     pages of 1000 rows by id (for checkers, like mpk's WalkNodes)
+//	ReadLocks     1 SELECT of the space's lock rows (ReadReservations alike)
+//	UpdateLocks   the space row FOR UPDATE, SELECT of the lock rows, then the
+//	              INSERTs ... ON CONFLICT DO UPDATE and DELETEs of the edit
+//	              (UpdateReservations alike)
 //
 // # Durability
 //

@@ -35,6 +35,9 @@ type serveConfig struct {
 	init           bool
 	basePath       string
 	uploadTTL      time.Duration
+	// What one user may hold (decomposedfs.Options).
+	maxLocks, maxUploads, maxGrants int
+	maxLockOwner                    byteSize
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -107,6 +110,12 @@ that way leaves nothing behind) and exits.`,
 	f.StringVar(&c.configFile, "config", "", "JSON config `FILE`: {\"flag-name\": value, ...}")
 	f.StringVar(&c.basePath, "base-path", "", "serve under this URL `PATH` too (\"/cloud\", behind a proxy): every URL in an answer carries it")
 	f.DurationVar(&c.uploadTTL, "upload-ttl", decomposedfs.DefaultUploadTTL, "how long an unfinished resumable or chunked upload is kept before it is removed")
+	fdef := decomposedfs.DefaultOptions()
+	c.maxLockOwner = byteSize(fdef.MaxLockOwner)
+	f.IntVar(&c.maxLocks, "max-locks-per-user", fdef.MaxLocksPerUser, "WebDAV locks one user may hold in one space (507 beyond)")
+	f.IntVar(&c.maxUploads, "max-uploads-per-user", fdef.MaxUploadsPerUser, "uploads one user may have in progress in one space (507 beyond)")
+	f.IntVar(&c.maxGrants, "max-grants-per-space", fdef.MaxGrantsPerSpace, "grants (shares) a space may hold")
+	f.Var(&c.maxLockOwner, "max-lock-owner", "largest owner text of a LOCK (413 beyond)")
 	return cmd
 }
 
@@ -126,6 +135,11 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	}
 	if c.uploadTTL <= 0 {
 		return usageErrorf("--upload-ttl must be positive")
+	}
+	st.fs.MaxLocksPerUser, st.fs.MaxUploadsPerUser, st.fs.MaxGrantsPerSpace = c.maxLocks, c.maxUploads, c.maxGrants
+	st.fs.MaxLockOwner = int(c.maxLockOwner)
+	if err := st.fs.Validate(); err != nil {
+		return usageError(err)
 	}
 	logger := c.logger(a)
 	reg := prometheus.NewRegistry()
