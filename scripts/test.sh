@@ -30,3 +30,5 @@ echo "== rclone" >&2
 scripts/rclone.sh
 echo "== desktop clients" >&2
 scripts/clients.sh
+echo "== davfs2" >&2
+scripts/davfs2.sh
