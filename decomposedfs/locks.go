@@ -141,6 +141,15 @@ func (fs *FS) lockRoot(ctx context.Context, sid string, l *metadata.Lock, now in
 // activeLocks returns the space's locks that protect something, with
 // their roots.
 func (fs *FS) activeLocks(ctx context.Context, sid string) ([]LockInfo, error) {
+	return fs.locksNear(ctx, sid)
+}
+
+// locksNear returns the space's locks that protect something and, if
+// targets are given, that may be in the way of one of them. The path a lock
+// record holds tells which may (a string comparison); only those are
+// validated against the tree (a path resolution each), so that many locks
+// elsewhere in the space cost a mutation next to nothing.
+func (fs *FS) locksNear(ctx context.Context, sid string, targets ...target) ([]LockInfo, error) {
 	ls, err := fs.meta.ReadLocks(ctx, sid)
 	if err != nil || len(ls) == 0 {
 		return nil, err
@@ -148,12 +157,21 @@ func (fs *FS) activeLocks(ctx context.Context, sid string) ([]LockInfo, error) {
 	now := time.Now().UnixNano()
 	var out []LockInfo
 	for i := range ls {
-		p, ok, err := fs.lockRoot(ctx, sid, &ls[i], now)
+		l := &ls[i]
+		if l.Expires <= now {
+			continue
+		}
+		if l.Path != "" && len(targets) > 0 && !slices.ContainsFunc(targets, func(t target) bool {
+			return covers(LockInfo{Path: l.Path, Deep: l.Deep}, t)
+		}) {
+			continue
+		}
+		p, ok, err := fs.lockRoot(ctx, sid, l, now)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			out = append(out, lockInfo(ls[i], p))
+			out = append(out, lockInfo(*l, p))
 		}
 	}
 	return out, nil
@@ -178,7 +196,7 @@ func covers(l LockInfo, t target) bool {
 // took the lock, when the context names a user (WithUser). With no locks in
 // the space this is one cached read.
 func (fs *FS) checkLocks(ctx context.Context, sid string, targets ...target) error {
-	locks, err := fs.activeLocks(ctx, sid)
+	locks, err := fs.locksNear(ctx, sid, targets...)
 	if err != nil || len(locks) == 0 {
 		return err
 	}
@@ -278,8 +296,13 @@ func (fs *FS) Lock(ctx context.Context, ref Reference, opts LockOptions) (*LockI
 		Token: "opaquelocktoken:" + uuid.NewString(), NodeID: n.ID, Path: p, User: opts.User, Owner: opts.Owner,
 		Shared: opts.Shared, Deep: opts.Deep && n.Type == metadata.TypeDir, Created: now, Expires: now + int64(timeout),
 	}
+	mt := target{path: p, deep: nl.Deep}
 	err = fs.meta.UpdateLocks(ctx, n.SpaceID, func(locks []metadata.Lock) (metadata.LockEdit, error) {
-		edit, live, err := fs.pruneLocks(ctx, n.SpaceID, locks, now)
+		// Only the user's own locks (they count) and those in the way of
+		// the new one are validated against the tree; expired ones go.
+		edit, live, err := fs.pruneLocks(ctx, n.SpaceID, locks, now, func(l *metadata.Lock) bool {
+			return l.Path == "" || (opts.User != "" && l.User == opts.User) || covers(LockInfo{Path: l.Path, Deep: l.Deep}, mt)
+		})
 		if err != nil {
 			return edit, err
 		}
@@ -288,7 +311,7 @@ func (fs *FS) Lock(ctx context.Context, ref Reference, opts LockOptions) (*LockI
 			if opts.User != "" && old.User == opts.User {
 				mine++
 			}
-			if covers(old, target{path: p, deep: nl.Deep}) && (!old.Shared || !nl.Shared) {
+			if covers(old, mt) && (!old.Shared || !nl.Shared) {
 				return edit, fmt.Errorf("%w: %s (lock on %s)", ErrLocked, p, old.Path)
 			}
 		}
@@ -326,14 +349,22 @@ func (fs *FS) removeEmpty(ctx context.Context, n *metadata.Node) {
 	}
 }
 
-// pruneLocks returns the locks that protect something, with their roots,
-// and an edit that removes those that do not (and gives locks of older
-// code the path they have now).
-func (fs *FS) pruneLocks(ctx context.Context, sid string, locks []metadata.Lock, now int64) (metadata.LockEdit, []LockInfo, error) {
+// pruneLocks returns the locks that protect something among those that
+// matter (all unexpired ones if matter is nil), with their roots, and an
+// edit that removes those that do not, the expired ones included (and
+// gives locks of older code the path they have now).
+func (fs *FS) pruneLocks(ctx context.Context, sid string, locks []metadata.Lock, now int64, matter func(*metadata.Lock) bool) (metadata.LockEdit, []LockInfo, error) {
 	var edit metadata.LockEdit
 	var live []LockInfo
 	for i := range locks {
 		l := locks[i]
+		if l.Expires <= now {
+			edit.Delete = append(edit.Delete, l.Token)
+			continue
+		}
+		if matter != nil && !matter(&l) {
+			continue
+		}
 		p, ok, err := fs.lockRoot(ctx, sid, &l, now)
 		if err != nil {
 			return edit, nil, err
@@ -430,7 +461,7 @@ func (fs *FS) Locks(ctx context.Context, ref Reference) ([]LockInfo, error) {
 	if _, err := fs.authorize(ctx, n.SpaceID, p, PermStat); err != nil {
 		return nil, err
 	}
-	locks, err := fs.activeLocks(ctx, n.SpaceID)
+	locks, err := fs.locksNear(ctx, n.SpaceID, target{path: p})
 	if err != nil {
 		return nil, err
 	}
