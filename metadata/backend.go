@@ -171,6 +171,9 @@ type Backend interface {
 	// against all others. If fn fails nothing is stored and its error is
 	// returned. ErrNotFound if the space does not exist; ErrTooLarge (and
 	// nothing stored) for a lock whose record would exceed MaxRecordSize.
+	// An I/O error while the edit is stored may leave part of it stored
+	// (each lock is a record of its own); every lock is then either its
+	// old or its new version, never a torn one.
 	// A space record that still holds locks or reservations the way
 	// older code kept them has them moved out first.
 	UpdateLocks(ctx context.Context, spaceID string, fn func([]Lock) (LockEdit, error)) error

@@ -42,6 +42,7 @@ type setKind[T any] struct {
 	encode  func(*T) ([]byte, error)
 	key     func(*T) string // a record's identity (lock token, reservation id)
 	expires func(*T) int64
+	cost    func(*T) int64 // a decoded record's memory, roughly
 }
 
 // The stripe keys of the sets cannot collide with node ids (UUIDs) or with
@@ -58,6 +59,9 @@ var lockSet = &setKind[metadata.Lock]{
 	encode:  metadata.EncodeLock,
 	key:     func(l *metadata.Lock) string { return l.Token },
 	expires: func(l *metadata.Lock) int64 { return l.Expires },
+	cost: func(l *metadata.Lock) int64 {
+		return int64(160 + len(l.Token) + len(l.NodeID) + len(l.Path) + len(l.User) + len(l.Owner))
+	},
 }
 
 var reservationSet = &setKind[metadata.Reservation]{
@@ -67,6 +71,7 @@ var reservationSet = &setKind[metadata.Reservation]{
 	encode:  metadata.EncodeReservation,
 	key:     func(r *metadata.Reservation) string { return r.ID },
 	expires: func(r *metadata.Reservation) int64 { return r.Expires },
+	cost:    func(r *metadata.Reservation) int64 { return int64(120 + len(r.ID) + len(r.User)) },
 }
 
 // setSnap is a set as one directory stamp showed it.
@@ -78,16 +83,15 @@ type setSnap[T any] struct {
 
 var errNoSet = errors.New("mpk: no record set directory")
 
-// setFile reads and decodes one record file; a missing file (removed since
-// the directory was read) is fs.ErrNotExist.
-func readSetFile[T any](k *setKind[T], path string) (*T, int, error) {
+// readSetFile reads and decodes one record file; a missing file (removed
+// since the directory was read) is fs.ErrNotExist.
+func readSetFile[T any](k *setKind[T], path string) (*T, error) {
 	fd, data, _, err := readFile(path)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	closeFD(fd)
-	rec, err := k.decode(data)
-	return rec, len(data), err
+	return k.decode(data)
 }
 
 // build makes a snapshot from the files of a directory, reusing what prev
@@ -104,7 +108,7 @@ func buildSnap[T any](k *setKind[T], dir string, names []string, prev *setSnap[T
 				continue
 			}
 		}
-		rec, size, err := readSetFile(k, dir+"/"+name)
+		rec, err := readSetFile(k, dir+"/"+name)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue // removed since the directory was read
@@ -114,11 +118,23 @@ func buildSnap[T any](k *setKind[T], dir string, names []string, prev *setSnap[T
 			snap.files[name] = nil
 		default:
 			snap.files[name] = rec
-			snap.cost += int64(size) + 64
 		}
 	}
 	snap.list = latest(k, snap.files)
+	snap.cost = setCost(k, snap.files)
 	return snap
+}
+
+// setCost estimates the memory of a snapshot, for the cache's bound.
+func setCost[T any](k *setKind[T], files map[string]*T) int64 {
+	n := int64(64)
+	for name, rec := range files {
+		n += int64(len(name)) + 48
+		if rec != nil {
+			n += 2 * k.cost(rec) // in the map and in the list
+		}
+	}
+	return n
 }
 
 // latest returns one record per key, the version that expires last.
@@ -187,7 +203,7 @@ func loadSet[T any](b *Backend, k *setKind[T], c *cache.Cache[*setSnap[T]], sid 
 		old = prev.Value
 	}
 	snap := buildSnap(k, dir, names, old)
-	c.Put(sid, path, st, snap, snap.cost+int64(len(snap.files))*48)
+	c.Put(sid, path, st, snap, snap.cost)
 	return snap, nil
 }
 
@@ -304,12 +320,7 @@ func applySet[T any](b *Backend, k *setKind[T], c *cache.Cache[*setSnap[T]], sid
 		c.Invalidate(sid)
 		return nil
 	}
-	next := &setSnap[T]{files: files, list: latest(k, files)}
-	for name, rec := range files {
-		if rec != nil {
-			next.cost += int64(len(name)) + 256
-		}
-	}
+	next := &setSnap[T]{files: files, list: latest(k, files), cost: setCost(k, files)}
 	c.Put(sid, path, st, next, next.cost)
 	return nil
 }
