@@ -290,3 +290,36 @@ func TestLockAtomicAcrossProcesses(t *testing.T) {
 		t.Errorf("%d locks stored", len(ls))
 	}
 }
+
+// A lock whose path no longer names the node it was taken on (a crash
+// between a MOVE or DELETE and the update of the locks left it) protects
+// nothing, is no one's to use, and the next LOCK prunes it.
+func TestStaleLockProtectsNothing(t *testing.T) {
+	e := newEnv(t, posixBlobs)
+	e.put(t, "/f", []byte("x"))
+	now := time.Now().UnixNano()
+	stale := metadata.Lock{Token: "opaquelocktoken:" + uuid.NewString(), NodeID: uuid.NewString(), Path: "/f", User: "alice",
+		Created: now, Expires: now + int64(time.Hour)}
+	err := e.meta.UpdateLocks(admin, e.sid, func([]metadata.Lock) (metadata.LockEdit, error) {
+		return metadata.LockEdit{Put: []metadata.Lock{stale}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fs.Upload(admin, e.ref("/f"), strings.NewReader("y"), decomposedfs.UploadOptions{Size: 1}); err != nil {
+		t.Fatalf("upload under a stale lock: %v", err)
+	}
+	if ls, err := e.fs.Locks(admin, e.ref("/f")); err != nil || len(ls) != 0 {
+		t.Fatalf("locks of /f: %+v, %v; want none", ls, err)
+	}
+	if _, err := e.fs.RefreshLock(admin, e.ref("/f"), stale.Token, time.Hour); !errors.Is(err, decomposedfs.ErrNoSuchLock) {
+		t.Errorf("refresh of a stale lock: %v", err)
+	}
+	if _, err := e.fs.Lock(admin, e.ref("/f"), decomposedfs.LockOptions{User: "alice"}); err != nil {
+		t.Fatalf("an exclusive lock beside a stale one: %v", err)
+	}
+	stored, err := e.meta.ReadLocks(admin, e.sid)
+	if err != nil || len(stored) != 1 || stored[0].Token == stale.Token {
+		t.Errorf("after a LOCK the stored locks are %+v, %v; want the new one only", stored, err)
+	}
+}
