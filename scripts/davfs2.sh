@@ -91,10 +91,13 @@ go build -o "$work/s3dfs" ./cmd/s3dfs
 user=davfs
 pass="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 bucket="s3dfs-davfs2-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-mkdir -p "$work/root" "$mnt"
+mkdir -p "$mnt"
+# s3dfs init creates the store (and its bucket); serve refuses any other.
+export S3DFS_S3_BUCKET="$bucket"
+"$work/s3dfs" init --root "$work/root" --blobstore s3 >/dev/null
 printf '%s\n' "$pass" | "$work/s3dfs" user add --root "$work/root" "$user" >/dev/null
 
-S3DFS_S3_BUCKET="$bucket" "$work/s3dfs" serve --root "$work/root" --blobstore s3 \
+"$work/s3dfs" serve --root "$work/root" --blobstore s3 \
 	--addr 127.0.0.1:0 --log-level info >"$work/serve.out" 2>"$work/serve.log" &
 pid=$!
 base=""
@@ -248,7 +251,7 @@ step "the server log: $moves MOVEs onto locked files, their locks refreshed, no 
 
 kill -TERM "$pid" && wait "$pid" || true
 pid=""
-S3DFS_S3_BUCKET="$bucket" "$work/s3dfs" check --root "$work/root" --blobstore s3 >"$work/check.out" 2>&1 ||
+"$work/s3dfs" check --root "$work/root" --blobstore s3 >"$work/check.out" 2>&1 ||
 	fail "s3dfs check (exit $?):"$'\n'"$(tail -n 30 "$work/check.out")"
 step "s3dfs check: clean"
 
