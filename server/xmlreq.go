@@ -74,10 +74,24 @@ func readXMLBody(r *http.Request, max int64) ([]byte, error) {
 	return data, nil
 }
 
+// Limits of a parsed request body, besides its size (Options.MaxXMLBody).
+// WebDAV bodies nest a few levels and name a few properties; these bound
+// the work and memory one request can make the parser spend, whatever its
+// shape, and they are far above what any client sends.
+const (
+	// MaxXMLDepth is the deepest element nesting accepted (400 beyond).
+	MaxXMLDepth = 64
+	// MaxXMLNodes is the most elements and text runs one body may hold
+	// (400 beyond).
+	MaxXMLNodes = 20000
+)
+
 // parseXML parses a request body into its root element. Namespaces are
 // resolved strictly: an unbound prefix, a prefix bound to "" (which XML
 // namespaces 1.0 forbids), a DOCTYPE, mismatched tags or anything but one
-// root element is an error (400).
+// root element is an error (400); so is a body nested deeper than
+// MaxXMLDepth or holding more than MaxXMLNodes nodes. The work is linear
+// in the size of the body.
 func parseXML(data []byte) (*xnode, error) {
 	root, err := decodeXML(data)
 	if err != nil {
@@ -86,31 +100,69 @@ func parseXML(data []byte) (*xnode, error) {
 	return root, nil
 }
 
+// nsScope is the namespace bindings in scope while the decoder walks the
+// document: each prefix maps to the stack of its bindings, innermost last,
+// so that resolving a prefix costs one map lookup however deep the element
+// (walking the element stack instead made deep bodies quadratic).
+type nsScope map[string][]string
+
+func (s nsScope) lookup(prefix string) (string, bool) {
+	switch prefix {
+	case "xml":
+		return nsXML, true
+	case "xmlns":
+		return "", false
+	}
+	if b := s[prefix]; len(b) > 0 {
+		return b[len(b)-1], true
+	}
+	return "", prefix == "" // no default namespace: none
+}
+
+func (s nsScope) push(prefix, uri string) { s[prefix] = append(s[prefix], uri) }
+
+func (s nsScope) pop(prefix string) {
+	b := s[prefix]
+	if len(b) == 1 {
+		delete(s, prefix)
+		return
+	}
+	s[prefix] = b[:len(b)-1]
+}
+
 func decodeXML(data []byte) (*xnode, error) {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.CharsetReader = charsetReader
 	type frame struct {
-		raw xml.Name
-		ns  map[string]string // declarations of this element; nil if none
-		n   *xnode
+		raw      xml.Name
+		declared []string // prefixes this element binds, to unbind at its end
+		n        *xnode
+		text     []byte // text seen since the last child element
+		hasText  bool
 	}
 	var (
 		stack []frame
 		root  *xnode
+		nodes int
+		scope = nsScope{}
 	)
-	lookup := func(prefix string) (string, bool) {
-		switch prefix {
-		case "xml":
-			return nsXML, true
-		case "xmlns":
-			return "", false
+	count := func() error {
+		if nodes++; nodes > MaxXMLNodes {
+			return fmt.Errorf("more than %d elements and text runs", MaxXMLNodes)
 		}
-		for i := len(stack) - 1; i >= 0; i-- {
-			if v, ok := stack[i].ns[prefix]; ok {
-				return v, true
-			}
+		return nil
+	}
+	// flush ends the run of text of the innermost element: the pieces a
+	// comment or a CDATA section split it into become one text node, built
+	// once (appending to a string per piece would be quadratic).
+	flush := func() error {
+		f := &stack[len(stack)-1]
+		if !f.hasText {
+			return nil
 		}
-		return "", prefix == "" // no default namespace: none
+		f.n.kids = append(f.n.kids, &xnode{text: string(f.text)})
+		f.text, f.hasText = f.text[:0], false
+		return count()
 	}
 	for {
 		tok, err := d.RawToken()
@@ -125,15 +177,24 @@ func decodeXML(data []byte) (*xnode, error) {
 			if root != nil && len(stack) == 0 {
 				return nil, errors.New("more than one root element")
 			}
+			if len(stack) >= MaxXMLDepth {
+				return nil, fmt.Errorf("elements nested deeper than %d levels", MaxXMLDepth)
+			}
+			if len(stack) > 0 {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+			if err := count(); err != nil {
+				return nil, err
+			}
 			f := frame{raw: t.Name}
 			var attrs []xml.Attr
 			for _, a := range t.Attr {
 				switch {
 				case a.Name.Space == "" && a.Name.Local == "xmlns":
-					if f.ns == nil {
-						f.ns = map[string]string{}
-					}
-					f.ns[""] = a.Value
+					f.declared = append(f.declared, "")
+					scope.push("", a.Value)
 				case a.Name.Space == "xmlns":
 					if a.Value == "" {
 						return nil, fmt.Errorf("prefix %q bound to the empty namespace", a.Name.Local)
@@ -141,26 +202,23 @@ func decodeXML(data []byte) (*xnode, error) {
 					if a.Name.Local == "xmlns" || (a.Name.Local == "xml") != (a.Value == nsXML) {
 						return nil, fmt.Errorf("reserved prefix %q rebound", a.Name.Local)
 					}
-					if f.ns == nil {
-						f.ns = map[string]string{}
-					}
-					f.ns[a.Name.Local] = a.Value
+					f.declared = append(f.declared, a.Name.Local)
+					scope.push(a.Name.Local, a.Value)
 				default:
 					attrs = append(attrs, a)
 				}
 			}
-			stack = append(stack, f)
-			space, ok := lookup(t.Name.Space)
+			space, ok := scope.lookup(t.Name.Space)
 			if !ok {
 				return nil, fmt.Errorf("unbound prefix %q", t.Name.Space)
 			}
 			n := &xnode{name: xml.Name{Space: space, Local: t.Name.Local}}
-			if len(stack) > 1 {
-				n.lang = stack[len(stack)-2].n.lang
+			if len(stack) > 0 {
+				n.lang = stack[len(stack)-1].n.lang
 			}
 			for _, a := range attrs {
 				if a.Name.Space != "" {
-					s, ok := lookup(a.Name.Space)
+					s, ok := scope.lookup(a.Name.Space)
 					if !ok || a.Name.Space == "" {
 						return nil, fmt.Errorf("unbound prefix %q", a.Name.Space)
 					}
@@ -171,16 +229,23 @@ func decodeXML(data []byte) (*xnode, error) {
 				}
 				n.attrs = append(n.attrs, a)
 			}
-			stack[len(stack)-1].n = n
-			if len(stack) == 1 {
+			f.n = n
+			if len(stack) == 0 {
 				root = n
 			} else {
-				p := stack[len(stack)-2].n
+				p := stack[len(stack)-1].n
 				p.kids = append(p.kids, n)
 			}
+			stack = append(stack, f)
 		case xml.EndElement:
 			if len(stack) == 0 || stack[len(stack)-1].raw != t.Name {
 				return nil, fmt.Errorf("unexpected end element %s", t.Name.Local)
+			}
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			for _, p := range stack[len(stack)-1].declared {
+				scope.pop(p)
 			}
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
@@ -190,12 +255,9 @@ func decodeXML(data []byte) (*xnode, error) {
 				}
 				continue
 			}
-			p := stack[len(stack)-1].n
-			if k := len(p.kids); k > 0 && p.kids[k-1].isText() {
-				p.kids[k-1].text += string(t)
-			} else {
-				p.kids = append(p.kids, &xnode{text: string(t)})
-			}
+			f := &stack[len(stack)-1]
+			f.text = append(f.text, t...)
+			f.hasText = true
 		case xml.Directive:
 			return nil, errors.New("DOCTYPE and other directives are not accepted")
 		}
