@@ -72,12 +72,14 @@ type propName struct {
 
 func (p propName) clark() string { return "{" + p.ns + "}" + p.local }
 
-// parseClark splits "{ns}local"; ok is false for keys of another form.
+// parseClark splits "{ns}local"; ok is false for keys of another form. A
+// namespace may contain '}' (XML does not forbid it) and a local name
+// cannot, so the last '}' ends the namespace.
 func parseClark(k string) (propName, bool) {
 	if !strings.HasPrefix(k, "{") {
 		return propName{}, false
 	}
-	i := strings.IndexByte(k, '}')
+	i := strings.LastIndexByte(k, '}')
 	if i < 0 || i == len(k)-1 {
 		return propName{}, false
 	}
