@@ -18,6 +18,10 @@ var ErrInvalidKey = errors.New("blobstore: invalid key")
 // caller declared. Nothing is stored in that case.
 var ErrSizeMismatch = errors.New("blobstore: size mismatch")
 
+// ErrTooLarge is returned by Put for a declared size larger than the store
+// can hold in one blob (5 TiB on S3), before anything is read or stored.
+var ErrTooLarge = errors.New("blobstore: blob too large")
+
 // ErrInvalidMetadata is returned by Put when PutOptions.Metadata breaks the
 // rules written on [PutOptions] (see [ValidateMetadata]). Nothing is stored.
 var ErrInvalidMetadata = errors.New("blobstore: invalid metadata")

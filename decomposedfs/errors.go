@@ -39,4 +39,7 @@ var (
 	// again later" (after its own retries). Nothing was changed by the
 	// failed call; repeating it later may succeed.
 	ErrUnavailable = blobstore.ErrUnavailable
+	// ErrContentTooLarge: an upload declared a size larger than the blob
+	// store can hold in one blob. Nothing was stored.
+	ErrContentTooLarge = blobstore.ErrTooLarge
 )

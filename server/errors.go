@@ -52,6 +52,8 @@ var statusTable = []struct {
 	// ownCloud answers a checksum mismatch with 400, and clients retry.
 	{err: decomposedfs.ErrChecksumMismatch, status: http.StatusBadRequest},
 	{err: decomposedfs.ErrSizeMismatch, status: http.StatusBadRequest},
+	// A declared size larger than the blob store holds (5 TiB on S3).
+	{err: decomposedfs.ErrContentTooLarge, status: http.StatusRequestEntityTooLarge},
 	{err: decomposedfs.ErrRange, status: http.StatusRequestedRangeNotSatisfiable},
 	{err: decomposedfs.ErrPrecondition, status: http.StatusPreconditionFailed},
 	{err: decomposedfs.ErrLocked, status: http.StatusLocked},

@@ -281,6 +281,7 @@ func TestStatusTable(t *testing.T) {
 		{decomposedfs.ErrExist, opDest, http.StatusPreconditionFailed},
 		{decomposedfs.ErrLocked, opCreate, http.StatusLocked},
 		{decomposedfs.ErrSizeMismatch, opCreate, http.StatusBadRequest},
+		{decomposedfs.ErrContentTooLarge, opCreate, http.StatusRequestEntityTooLarge},
 		{decomposedfs.ErrChecksumMismatch, opCreate, http.StatusBadRequest},
 		{decomposedfs.ErrCrossSpace, opDest, http.StatusBadGateway},
 		{decomposedfs.ErrRoot, opRead, http.StatusForbidden},

@@ -20,6 +20,7 @@ type reqInfo struct {
 	id   string
 	user string
 	err  error
+	body *clientBody // nil without a body
 }
 
 type reqInfoKey struct{}
@@ -78,10 +79,11 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next http.Hand
 	// it inspects after the handler (an unread "Expect: 100-continue"
 	// body closes the connection instead of being drained).
 	r = r.WithContext(ctx)
-	var body *countingBody
+	var body *clientBody
 	if r.Body != nil && r.Body != http.NoBody {
-		body = &countingBody{ReadCloser: r.Body}
+		body = newClientBody(w, r.Body, h.opts.BodyIdleTimeout)
 		r.Body = body
+		info.body, rw.body = body, body
 	}
 	h.metrics.inFlight.Inc()
 	defer func() {
@@ -145,18 +147,25 @@ type respWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	body   *clientBody // nil without a body
 }
 
 func (w *respWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		if w.body != nil && !w.body.ended() {
+			// Answered before the body's end: close the connection rather
+			// than let net/http read the rest, which it would do without
+			// any time limit.
+			w.Header().Set("Connection", "close")
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *respWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.n += int64(n)
@@ -175,17 +184,6 @@ func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // written reports whether a response has begun.
 func (w *respWriter) written() bool { return w.status != 0 }
-
-type countingBody struct {
-	io.ReadCloser
-	n int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
-	return n, err
-}
 
 // NewLogHandler wraps a slog handler so that records logged with a
 // request's context carry the request id.

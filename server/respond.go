@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -51,6 +52,13 @@ const retryAfter = "10"
 // name ids and paths that a status of 404 must not reveal), except for
 // the limits a user's own request ran into (userMessage).
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if ri := infoOf(r.Context()); ri != nil {
+		if bf := ri.body.failure(); bf != nil && !errors.Is(err, context.Canceled) {
+			// The client's body broke or stalled: that, not what the
+			// handler made of it, is the answer.
+			err = &httpError{status: bf.status, err: fmt.Errorf("%w (%w)", bf.err, err)}
+		}
+	}
 	setLogErr(r.Context(), err)
 	status := http.StatusInternalServerError
 	cond := ""
@@ -71,7 +79,13 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfter)
 	}
-	if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestHeaderFieldsTooLarge {
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		// Every 401 says how to log in (RFC 9110, 11.6.1), also one for
+		// an anonymous request that needs a user.
+		w.Header().Add("WWW-Authenticate", `Basic realm="s3dfs", charset="UTF-8"`)
+		w.Header().Add("WWW-Authenticate", `Bearer realm="s3dfs"`)
+	}
+	if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestHeaderFieldsTooLarge || status == http.StatusRequestTimeout {
 		w.Header().Set("Connection", "close")
 	}
 	if msg := userMessage(err); msg != "" {

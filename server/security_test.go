@@ -95,10 +95,21 @@ func TestSpacesOfOthersAreInvisible(t *testing.T) {
 func TestAnonymous(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) { o.AllowAnonymous = true })
 	e.put(home+"/pub", "public")
-	if got := e.must(http.StatusOK, req{method: "GET", path: home + "/pub", user: "-"}); got != "public" {
+	space := "/dav/spaces/" + aliceSpace
+	if got := e.must(http.StatusOK, req{method: "GET", path: space + "/pub", user: "-"}); got != "public" {
 		t.Errorf("anonymous GET: %q", got)
 	}
-	e.must(http.StatusMultiStatus, req{method: "PROPFIND", path: home + "/", user: "-", hdr: map[string]string{"Depth": "1"}})
+	e.must(http.StatusMultiStatus, req{method: "PROPFIND", path: space + "/", user: "-", hdr: map[string]string{"Depth": "1"}})
+	// The personal-space routes name a user, and need one, as documented.
+	for _, p := range []string{home + "/pub", home + "/", "/remote.php/dav/files/alice/pub", "/dav/files/nobody/pub"} {
+		for _, m := range []string{"GET", "HEAD", "PROPFIND", "OPTIONS"} {
+			resp := e.do(req{method: m, path: p, user: "-"})
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+				t.Errorf("anonymous %s %s: %d (WWW-Authenticate %q), want 401 with a Basic challenge", m, p, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+			}
+		}
+	}
 	before := e.snap()
 	for _, m := range []string{"PUT", "DELETE", "MKCOL", "PROPPATCH", "LOCK", "MOVE", "COPY"} {
 		e.must(http.StatusUnauthorized, req{method: m, path: home + "/pub2", user: "-", body: "x", hdr: map[string]string{"Destination": home + "/x"}})

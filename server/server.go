@@ -72,6 +72,11 @@ type Options struct {
 	// MaxHeaderBytes bounds the request header (431 beyond); also used by
 	// NewHTTPServer.
 	MaxHeaderBytes int
+	// BodyIdleTimeout bounds the wait for each read of a request body: a
+	// client that sends nothing for that long gets 408 and its connection
+	// closed, and its request stores nothing (a TUS chunk keeps what
+	// arrived). 0: no bound.
+	BodyIdleTimeout time.Duration
 	// Extensions, tried in order before WebDAV.
 	Extensions []Extension
 	// Mounts serves other URL prefixes (say "/dav/uploads/") behind the
@@ -98,6 +103,7 @@ func DefaultOptions() Options {
 		PropfindMaxResponses: 100000,
 		MaxXMLBody:           1 << 20,
 		MaxHeaderBytes:       64 << 10,
+		BodyIdleTimeout:      time.Minute,
 	}
 }
 
@@ -114,6 +120,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("server: MaxXMLBody %d, want at least 1024", o.MaxXMLBody)
 	case o.MaxHeaderBytes < 4096:
 		return fmt.Errorf("server: MaxHeaderBytes %d, want at least 4096", o.MaxHeaderBytes)
+	case o.BodyIdleTimeout < 0:
+		return fmt.Errorf("server: negative BodyIdleTimeout %v", o.BodyIdleTimeout)
 	}
 	for p := range o.Mounts {
 		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
@@ -334,8 +342,6 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, anonymous
 		return "", nil, false
 	}
 	if !ok {
-		w.Header().Add("WWW-Authenticate", `Basic realm="s3dfs", charset="UTF-8"`)
-		w.Header().Add("WWW-Authenticate", `Bearer realm="s3dfs"`)
 		h.writeError(w, r, &httpError{status: http.StatusUnauthorized, err: errors.New("missing or wrong credentials")})
 		return "", nil, false
 	}
@@ -373,14 +379,17 @@ func (h *Handler) authorize(ctx context.Context, rt route, user string) (*Target
 			return nil, err
 		}
 	case routeFiles:
-		if user != "" && rt.name != user {
+		if user == "" {
+			// Anonymous readers see spaces by id only: a personal
+			// space's URL names its user, and needs that user.
+			return nil, &httpError{status: http.StatusUnauthorized, err: errors.New("anonymous request for a personal space")}
+		}
+		if rt.name != user {
 			return nil, errHidden
 		}
 		sid = decomposedfs.PersonalSpaceID(rt.name)
-		if user != "" {
-			if err := h.ensurePersonal(ctx, user); err != nil {
-				return nil, err
-			}
+		if err := h.ensurePersonal(ctx, user); err != nil {
+			return nil, err
 		}
 	case routeSpaces:
 		sid = strings.ToLower(rt.name)

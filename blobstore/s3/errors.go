@@ -110,6 +110,8 @@ func (s *Store) classify(op, key string, err error) error {
 		return fmt.Errorf("%s: %w (%s): %w", where, blobstore.ErrNotFound, detail, err)
 	case "InvalidRange":
 		return fmt.Errorf("%s: %w (%s): %w", where, blobstore.ErrRangeNotSatisfiable, detail, err)
+	case "EntityTooLarge":
+		return fmt.Errorf("%s: %w (%s): %w", where, blobstore.ErrTooLarge, detail, err)
 	case "NoSuchBucket":
 		return fmt.Errorf("%s: bucket %q does not exist on %s (%s): %w", where, s.bucket, s.endpoint, detail, err)
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch":

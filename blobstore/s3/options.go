@@ -16,6 +16,8 @@ import (
 const (
 	MinPartSize = 5 << 20
 	MaxPartSize = 5 << 30
+	// MaxObjectSize is the largest object S3 stores (5 TiB).
+	MaxObjectSize = 5 << 40
 )
 
 // Options configure a Store. Start from DefaultOptions.

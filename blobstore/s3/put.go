@@ -35,11 +35,14 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if size < -1 {
 		return blobstore.Info{}, fmt.Errorf("s3: put %s: size %d is neither a length nor -1", key, size)
 	}
+	if size > MaxObjectSize {
+		return blobstore.Info{}, fmt.Errorf("s3: put %s: %w: %d bytes, S3 stores at most %d", key, blobstore.ErrTooLarge, size, int64(MaxObjectSize))
+	}
 	b := &body{ctx: ctx, r: r, want: size}
 	popts := minio.PutObjectOptions{
 		UserMetadata:          userMetadata(opts.Metadata),
 		ContentType:           contentType,
-		PartSize:              uint64(s.opts.PartSize),
+		PartSize:              uint64(partSizeFor(size, s.opts.PartSize)),
 		NumThreads:            uint(s.opts.Concurrency),
 		ConcurrentStreamParts: s.opts.Concurrency > 1,
 	}
@@ -79,6 +82,20 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 			errors.Join(blobstore.ErrSizeMismatch, derr))
 	}
 	return blobstore.Info{Key: key, Size: b.n, ModTime: time.Now()}, nil
+}
+
+// partSizeFor is the part size for a body of size bytes: the configured
+// one, or for a body too large to fit in blobstore.MaxParts parts of that
+// size, the smallest whole number of MiB that fits (a known size up to
+// MaxObjectSize; minio-go refuses the upload otherwise). A Put buffers up
+// to Concurrency+1 parts, so such a body costs more memory.
+func partSizeFor(size, configured int64) int64 {
+	if size <= configured*blobstore.MaxParts {
+		return configured
+	}
+	const mib = 1 << 20
+	need := (size + blobstore.MaxParts - 1) / blobstore.MaxParts
+	return min((need+mib-1)/mib*mib, MaxPartSize)
 }
 
 // body wraps the caller's reader. It counts bytes, stops on ctx, and checks

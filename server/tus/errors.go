@@ -28,6 +28,7 @@ var statusTable = []struct {
 	{decomposedfs.ErrUploadOffset, "ERR_MISMATCHED_OFFSET", http.StatusConflict},
 	{decomposedfs.ErrUploadBusy, "ERR_UPLOAD_BUSY", http.StatusConflict},
 	{decomposedfs.ErrTooLarge, "ERR_UPLOAD_SIZE_EXCEEDED", http.StatusRequestEntityTooLarge},
+	{decomposedfs.ErrContentTooLarge, "ERR_UPLOAD_SIZE_EXCEEDED", http.StatusRequestEntityTooLarge},
 	// 460 is the checksum extension's status, for a chunk's Upload-Checksum
 	// and for the whole file's metadata checksum alike.
 	{decomposedfs.ErrChecksumMismatch, "ERR_CHECKSUM_MISMATCH", 460},
