@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -244,8 +245,15 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 		// Only the owner gets as far as tusd's lock, which interrupts the
 		// request holding it. (The store checks again, under the lock.)
-		if err := h.store.owned(r.Context(), id); err != nil {
+		sess, err := h.store.owned(r.Context(), id)
+		if err != nil {
 			writeError(w, r, err)
+			return
+		}
+		if r.Method == http.MethodPatch && pastEnd(r, sess, rq.body) {
+			// tusd answers 204 to any PATCH of a complete upload and
+			// drops its bytes; bytes past Upload-Length are refused.
+			writeError(w, r, handler.ErrSizeExceeded)
 			return
 		}
 		// tusd takes the id from the whole path.
@@ -265,6 +273,21 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "OPTIONS, POST, HEAD, PATCH, DELETE")
 		writeError(w, r, errMethod)
 	}
+}
+
+// pastEnd reports whether a PATCH brings bytes for an upload that has all
+// its bytes already, at its final offset. (At another offset it is 409,
+// which tusd answers.) A chunked body is looked at for one byte.
+func pastEnd(r *http.Request, sess *decomposedfs.UploadSession, body *bodyWatch) bool {
+	if sess.Offset != sess.Size || r.Header.Get("Upload-Offset") != strconv.FormatInt(sess.Size, 10) {
+		return false
+	}
+	if r.ContentLength >= 0 || body == nil {
+		return r.ContentLength > 0
+	}
+	var one [1]byte
+	n, _ := io.ReadFull(body, one[:])
+	return n > 0
 }
 
 var (

@@ -175,23 +175,26 @@ func (s *store) GetUpload(ctx context.Context, id string) (handler.Upload, error
 	rq.expires(sess)
 	u := &upload{s: s, sess: sess}
 	if s.finishStranded && sess.Offset == sess.Size && rq.method != http.MethodDelete {
-		if err := u.finish(ctx); err != nil {
-			return nil, err
+		// Busy: someone else commits it right now (most likely the
+		// request whose bytes completed it, between its last byte and
+		// its commit), so it is not stranded; it answers as it stands.
+		if err := u.finish(ctx, false); err != nil && !errors.Is(err, decomposedfs.ErrUploadBusy) {
+			return nil, s.tusError(ctx, err)
 		}
 	}
 	return u, nil
 }
 
-// owned checks that the request's user owns the upload.
-func (s *store) owned(ctx context.Context, id string) error {
+// owned checks that the request's user owns the upload, and returns it.
+func (s *store) owned(ctx context.Context, id string) (*decomposedfs.UploadSession, error) {
 	sess, err := s.fs.GetUpload(ctx, id)
 	if err != nil {
-		return s.tusError(ctx, err)
+		return nil, s.tusError(ctx, err)
 	}
 	if rq := requestFrom(ctx); rq.user == "" || sess.User != rq.user || !isTUS(sess) {
-		return handler.ErrNotFound
+		return nil, handler.ErrNotFound
 	}
-	return nil
+	return sess, nil
 }
 
 // isTUS reports whether a session was created by TUS (it has a filename):
@@ -251,18 +254,39 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 	if u.finished {
 		return nil
 	}
-	return u.finish(ctx)
+	if err := u.finish(ctx, true); err != nil {
+		return u.s.tusError(ctx, err)
+	}
+	return nil
 }
 
-func (u *upload) finish(ctx context.Context) error {
+// finish commits the upload and puts the file's headers on the response.
+// With wait, an upload that another request or process is committing
+// right now (it took the upload for stranded, between this request's last
+// byte and this commit) is waited for: that commit is of the bytes this
+// request stored, so the answer is the same as if this one had made it.
+// The other commit holds a lease that it renews, so the wait ends with it,
+// or when the lease of a process that died expires and the commit here
+// takes over; or when ctx ends. Without wait, ErrUploadBusy is returned.
+func (u *upload) finish(ctx context.Context, wait bool) error {
 	rq := requestFrom(ctx)
-	u.finished = true
 	// The driver aborts an upload whose assembly fails, so a client that
 	// hangs up right after its last byte must not cancel this.
 	ri, err := u.s.fs.FinishUpload(context.WithoutCancel(ctx), u.sess.ID)
-	if err != nil {
-		return u.s.tusError(ctx, err)
+	for pause := 20 * time.Millisecond; wait && errors.Is(err, decomposedfs.ErrUploadBusy); pause = min(2*pause, time.Second) {
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (waiting for the commit under way: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+		ri, err = u.s.fs.FinishUpload(context.WithoutCancel(ctx), u.sess.ID)
 	}
+	if err != nil {
+		return err
+	}
+	u.finished = true
 	u.sess.Offset = u.sess.Size
 	hd := rq.header
 	hd.Del("Upload-Expires")
