@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -54,10 +55,14 @@ func (s *Store) copyObject(ctx context.Context, src, dst string, opts blobstore.
 	if err := blobstore.ValidateMetadata(opts.Metadata); err != nil {
 		return blobstore.Info{}, err
 	}
+	var size atomic.Int64 // the server copies this many bytes: set once known
+	ctx, c := s.begin(ctx, size.Load)
+	defer c.end()
 	oi, err := s.client.StatObject(ctx, s.bucket, s.object(src), minio.StatObjectOptions{})
 	if err != nil {
-		return blobstore.Info{}, s.classify("copy", src, err)
+		return blobstore.Info{}, s.classify("copy", src, c.result(err))
 	}
+	size.Store(oi.Size)
 	var modTime time.Time
 	if ranges := copyRanges(oi.Size, maxWhole, partSize); ranges == nil {
 		modTime, err = s.copyWhole(ctx, src, dst, oi.ETag, opts.Metadata)
@@ -65,6 +70,9 @@ func (s *Store) copyObject(ctx context.Context, src, dst string, opts blobstore.
 		modTime, err = s.copyParts(ctx, src, dst, oi.ETag, opts.Metadata, ranges)
 	}
 	if err != nil {
+		if st := c.stalled(); st != nil {
+			return blobstore.Info{}, s.classify("copy "+dst+" from", src, c.result(err))
+		}
 		return blobstore.Info{}, err
 	}
 	if modTime.IsZero() {

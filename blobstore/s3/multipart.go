@@ -30,12 +30,14 @@ func (s *Store) CreateMultipart(ctx context.Context, key string, opts blobstore.
 	if err := blobstore.ValidateMetadata(opts.Metadata); err != nil {
 		return "", err
 	}
+	ctx, c := s.begin(ctx, nil)
+	defer c.end()
 	id, err := s.core.NewMultipartUpload(ctx, s.bucket, s.object(key), minio.PutObjectOptions{
 		UserMetadata: userMetadata(opts.Metadata),
 		ContentType:  contentType,
 	})
 	if err != nil {
-		return "", s.classify("create upload", key, err)
+		return "", s.classify("create upload", key, c.result(err))
 	}
 	return id, nil
 }
@@ -62,6 +64,8 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, n int, r i
 	if uploadID == "" {
 		return fail(fmt.Errorf("empty upload id: %w", blobstore.ErrNotFound))
 	}
+	ctx, c := s.begin(ctx, nil)
+	defer c.end()
 	b := &body{ctx: ctx, r: r, want: size}
 	var src io.Reader = b
 	if size <= s.opts.PartSize {
@@ -72,6 +76,9 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, n int, r i
 		src = bytes.NewReader(buf)
 	}
 	op, err := s.core.PutObjectPart(ctx, s.bucket, s.object(key), uploadID, n, src, size, minio.PutObjectPartOptions{})
+	if st := c.stalled(); st != nil && (err != nil || b.err != nil) {
+		return blobstore.Part{}, s.classifyUpload(fmt.Sprintf("upload part %d of", n), key, st)
+	}
 	if b.err != nil {
 		return fail(b.err) // says more than the broken request
 	}
@@ -93,12 +100,14 @@ func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]blobstor
 	if uploadID == "" {
 		return nil, fmt.Errorf("s3: list parts of %s: empty upload id: %w", key, blobstore.ErrNotFound)
 	}
+	ctx, c := s.begin(ctx, nil)
+	defer c.end()
 	parts := []blobstore.Part{}
 	marker := 0
 	for {
 		res, err := s.core.ListObjectParts(ctx, s.bucket, s.object(key), uploadID, marker, 1000)
 		if err != nil {
-			return nil, s.classifyUpload("list parts of", key, err)
+			return nil, s.classifyUpload("list parts of", key, c.result(err))
 		}
 		for _, p := range res.ObjectParts {
 			parts = append(parts, blobstore.Part{Number: p.PartNumber, Size: p.Size, ETag: trimETag(p.ETag)})
@@ -144,9 +153,11 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 		cps[i] = minio.CompletePart{PartNumber: want.Number, ETag: want.ETag}
 		size += want.Size
 	}
+	ctx, c := s.begin(ctx, func() int64 { return size })
+	defer c.end()
 	ui, err := s.core.CompleteMultipartUpload(ctx, s.bucket, s.object(key), uploadID, cps, minio.PutObjectOptions{})
 	if err != nil {
-		return blobstore.Info{}, s.classifyUpload("complete", key, err)
+		return blobstore.Info{}, s.classifyUpload("complete", key, c.result(err))
 	}
 	modTime := ui.LastModified
 	if modTime.IsZero() {
@@ -163,11 +174,13 @@ func (s *Store) AbortMultipart(ctx context.Context, key, uploadID string) error 
 	if uploadID == "" {
 		return nil
 	}
+	ctx, c := s.begin(ctx, nil)
+	defer c.end()
 	err := s.core.AbortMultipartUpload(ctx, s.bucket, s.object(key), uploadID)
 	if err == nil {
 		return nil
 	}
-	if err = s.classifyUpload("abort upload of", key, err); errors.Is(err, blobstore.ErrNotFound) {
+	if err = s.classifyUpload("abort upload of", key, c.result(err)); errors.Is(err, blobstore.ErrNotFound) {
 		return nil
 	}
 	return err

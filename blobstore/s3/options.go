@@ -63,12 +63,25 @@ type Options struct {
 	// jittered exponential backoff capped at one second. 0 disables retries.
 	MaxRetries int
 
-	// DialTimeout bounds connection set-up (TCP and TLS handshake each).
+	// DialTimeout bounds the wait for a connection (TCP and TLS
+	// handshakes) for one request.
 	DialTimeout time.Duration
-	// ResponseTimeout bounds the wait for the response headers after a
-	// request has been sent; it catches a server that accepts but stalls.
-	// Reading a response body has no timeout of its own: use the context.
+	// ResponseTimeout bounds the wait for the first byte of the answer
+	// once a request has been sent; it catches a server that accepts but
+	// stalls. Requests that make the server copy bytes first get more
+	// time: see ServerCopyRate.
 	ResponseTimeout time.Duration
+	// IdleTimeout bounds the time without progress while a request body is
+	// written to S3 and while a response body is read from it: S3 must
+	// take or send some bytes at least this often. The caller's own pace
+	// (a slow client on the other side) does not count, so no transfer is
+	// cut for being large or slow.
+	IdleTimeout time.Duration
+	// ServerCopyRate is the slowest rate, in bytes per second, at which S3
+	// is expected to copy bytes on its own: CopyObject, UploadPartCopy and
+	// CompleteMultipartUpload get ResponseTimeout plus their size at this
+	// rate for the first byte of their answer.
+	ServerCopyRate int64
 }
 
 // DefaultOptions returns Options with every tunable set to its default;
@@ -80,8 +93,10 @@ func DefaultOptions() Options {
 		PartSize:        16 << 20,
 		Concurrency:     4,
 		MaxRetries:      3,
-		DialTimeout:     10 * time.Second,
-		ResponseTimeout: time.Minute,
+		DialTimeout:     5 * time.Second,
+		ResponseTimeout: 15 * time.Second,
+		IdleTimeout:     15 * time.Second,
+		ServerCopyRate:  20 << 20,
 	}
 }
 
@@ -150,6 +165,12 @@ func (o Options) Validate() error {
 	}
 	if o.ResponseTimeout <= 0 {
 		bad("ResponseTimeout %v must be positive", o.ResponseTimeout)
+	}
+	if o.IdleTimeout <= 0 {
+		bad("IdleTimeout %v must be positive", o.IdleTimeout)
+	}
+	if o.ServerCopyRate <= 0 {
+		bad("ServerCopyRate %d must be positive (bytes per second)", o.ServerCopyRate)
 	}
 	return errors.Join(errs...)
 }

@@ -62,6 +62,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"no retries", func(o *s3.Options) { o.MaxRetries = 0 }, ""},
 		{"no dial timeout", func(o *s3.Options) { o.DialTimeout = 0 }, "DialTimeout"},
 		{"no response timeout", func(o *s3.Options) { o.ResponseTimeout = -1 }, "ResponseTimeout"},
+		{"no idle timeout", func(o *s3.Options) { o.IdleTimeout = 0 }, "IdleTimeout"},
+		{"no copy rate", func(o *s3.Options) { o.ServerCopyRate = 0 }, "ServerCopyRate"},
 	} {
 		o := validOptions()
 		c.adjust(&o)

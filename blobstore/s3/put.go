@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -38,7 +39,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if size > MaxObjectSize {
 		return blobstore.Info{}, fmt.Errorf("s3: put %s: %w: %d bytes, S3 stores at most %d", key, blobstore.ErrTooLarge, size, int64(MaxObjectSize))
 	}
-	b := &body{ctx: ctx, r: r, want: size}
+	b := &body{r: r, want: size}
+	// The completion of a multipart upload makes the server copy what
+	// was read.
+	ctx, c := s.begin(ctx, b.sent.Load)
+	defer c.end()
+	b.ctx = ctx
 	popts := minio.PutObjectOptions{
 		UserMetadata:          userMetadata(opts.Metadata),
 		ContentType:           contentType,
@@ -66,6 +72,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	}
 
 	ui, err := s.client.PutObject(ctx, s.bucket, s.object(key), src, length, popts)
+	if st := c.stalled(); st != nil && (err != nil || b.err != nil) {
+		return blobstore.Info{}, s.classify("put", key, st)
+	}
 	if b.err != nil {
 		// The body's own error (size mismatch, reader failure, ctx) says
 		// more than how minio-go reported the aborted upload.
@@ -110,6 +119,7 @@ type body struct {
 	n    int64 // bytes read from r
 	eof  bool  // r is drained and n is the final size
 	err  error
+	sent atomic.Int64 // n, for other goroutines
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -133,6 +143,7 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.n += int64(n)
+	b.sent.Store(b.n)
 	switch {
 	case err == io.EOF:
 		if b.want >= 0 && b.n < b.want {

@@ -44,7 +44,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	client, err := minio.New(opts.Endpoint, &minio.Options{
 		Creds:        credentials.NewStaticV4(opts.AccessKey, opts.SecretKey, ""),
 		Secure:       opts.UseTLS,
-		Transport:    newTransport(opts),
+		Transport:    newDeadlineTransport(newTransport(opts), opts),
 		Region:       opts.Region,
 		BucketLookup: lookup,
 		// minio-go counts attempts, not retries; 1 means "no retry".
@@ -61,9 +61,11 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		prefix:   opts.Prefix,
 		opts:     opts,
 	}
+	ctx, c := s.begin(ctx, nil)
+	defer c.end()
 	exists, err := client.BucketExists(ctx, opts.Bucket)
 	if err != nil {
-		return nil, s.classify("check bucket", "", err)
+		return nil, s.classify("check bucket", "", c.result(err))
 	}
 	if !exists {
 		if !opts.CreateBucket {
@@ -71,27 +73,28 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		}
 		err := client.MakeBucket(ctx, opts.Bucket, minio.MakeBucketOptions{Region: opts.Region})
 		if err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
-			return nil, s.classify("create bucket", "", err)
+			return nil, s.classify("create bucket", "", c.result(err))
 		}
 	}
 	return s, nil
 }
 
-// newTransport is minio-go's default transport with our timeouts. TLS
-// trusts the system roots (and $SSL_CERT_FILE); AWS_CA_BUNDLE is an AWS SDK
-// convention that neither Go nor minio-go reads.
+// newTransport is minio-go's default transport. TLS trusts the system
+// roots (and $SSL_CERT_FILE); AWS_CA_BUNDLE is an AWS SDK convention that
+// neither Go nor minio-go reads. The deadlines are the watchdog's (see
+// deadline.go); the transport's own are a backstop, twice as long, so that
+// the watchdog's (which fail the call at once) come first.
 func newTransport(opts Options) *http.Transport {
 	t := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
-			Timeout:   opts.DialTimeout,
+			Timeout:   2 * opts.DialTimeout,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   opts.DialTimeout,
-		ResponseHeaderTimeout: opts.ResponseTimeout,
+		TLSHandshakeTimeout:   2 * opts.DialTimeout,
 		ExpectContinueTimeout: time.Second,
 		// Objects stored with Content-Encoding: gzip must come back as
 		// stored, not inflated by the transport.
@@ -158,10 +161,13 @@ func (s *Store) Open(ctx context.Context, key string, offset, length int64) (io.
 	case offset > 0:
 		_ = opts.SetRange(offset, 0) // bytes=offset-
 	}
-	body, _, _, err := s.core.GetObject(ctx, s.bucket, s.object(key), opts)
+	cctx, c := s.begin(ctx, nil)
+	body, _, _, err := s.core.GetObject(cctx, s.bucket, s.object(key), opts)
 	if err == nil {
-		return body, nil
+		return &objectReader{rc: body, c: c, s: s, key: key}, nil
 	}
+	c.end()
+	err = c.result(err)
 	if minio.ToErrorResponse(err).Code == "InvalidRange" && offset == 0 {
 		// S3 answers any Range on an empty object with 416, but the contract
 		// promises an empty reader for offset 0.
@@ -174,6 +180,30 @@ func (s *Store) Open(ctx context.Context, key string, offset, length int64) (io.
 		}
 	}
 	return nil, s.classify("open", key, err)
+}
+
+// objectReader is the body of an object that Open returns: its Store
+// call ends when it is closed, and a read that fails because S3 stalled
+// says so (blobstore.ErrUnavailable).
+type objectReader struct {
+	rc  io.ReadCloser
+	c   *call
+	s   *Store
+	key string
+}
+
+func (r *objectReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = r.s.classify("read", r.key, r.c.result(err))
+	}
+	return n, err
+}
+
+func (r *objectReader) Close() error {
+	err := r.rc.Close()
+	r.c.end()
+	return err
 }
 
 func emptyRange(key string, offset, size int64) (io.ReadCloser, error) {
@@ -193,9 +223,11 @@ func (s *Store) Stat(ctx context.Context, key string) (blobstore.Info, error) {
 	if err := s.validateKey(key); err != nil {
 		return blobstore.Info{}, err
 	}
+	ctx, c := s.begin(ctx, nil)
+	defer c.end()
 	oi, err := s.client.StatObject(ctx, s.bucket, s.object(key), minio.StatObjectOptions{})
 	if err != nil {
-		return blobstore.Info{}, s.classify("stat", key, err)
+		return blobstore.Info{}, s.classify("stat", key, c.result(err))
 	}
 	md := make(map[string]string, len(oi.UserMetadata))
 	for k, v := range oi.UserMetadata {
@@ -209,9 +241,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.validateKey(key); err != nil {
 		return err
 	}
+	ctx, c := s.begin(ctx, nil)
+	defer c.end()
 	err := s.client.RemoveObject(ctx, s.bucket, s.object(key), minio.RemoveObjectOptions{})
 	if err != nil && minio.ToErrorResponse(err).Code != "NoSuchKey" {
-		return s.classify("delete", key, err)
+		return s.classify("delete", key, c.result(err))
 	}
 	return nil
 }
@@ -224,8 +258,8 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(blobstore.Info)
 	if err := blobstore.ValidatePrefix(prefix); err != nil {
 		return err
 	}
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel() // stops the page iterator if fn fails
+	lctx, c := s.begin(ctx, nil)
+	defer c.end() // also stops the page iterator if fn fails
 	noOwner := false
 	objects := s.client.ListObjectsIter(lctx, s.bucket, minio.ListObjectsOptions{
 		Prefix:     s.object(prefix),
@@ -237,7 +271,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(blobstore.Info)
 			break // reported below
 		}
 		if oi.Err != nil {
-			return s.classify("list", prefix+"*", oi.Err)
+			return s.classify("list", prefix+"*", c.result(oi.Err))
 		}
 		key, ok := strings.CutPrefix(oi.Key, s.prefix)
 		if !ok || blobstore.ValidateKey(key) != nil {
@@ -247,9 +281,13 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(blobstore.Info)
 			return err
 		}
 	}
-	// The iterator ends silently when its context is cancelled.
+	// The iterator ends silently when its context is cancelled, by the
+	// caller or by a stall.
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("s3: list %s/%s%s*: %w", s.bucket, s.prefix, prefix, err)
+	}
+	if err := c.stalled(); err != nil {
+		return s.classify("list", prefix+"*", err)
 	}
 	return nil
 }

@@ -145,6 +145,35 @@ func New(t testing.TB) Config {
 	return cfg
 }
 
+// NewDedicated starts a versitygw of the test's own, whatever the
+// environment says, with a fresh bucket, and returns its settings and the
+// server (which the test may Pause and Resume without disturbing other
+// tests). It is stopped and its data removed when the test ends.
+func NewDedicated(t testing.TB) (Config, *Server) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := StartServer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	cfg := Config{Endpoint: s.Endpoint, AccessKey: s.AccessKey, SecretKey: s.SecretKey, Region: s.Region, Bucket: BucketName(t.Name())}
+	client, err := cfg.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := client.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: cfg.Region}); err != nil {
+		t.Fatalf("s3test: create bucket %s on %s: %v", cfg.Bucket, cfg.Endpoint, err)
+	}
+	return cfg, s
+}
+
 // Client returns a plain minio-go client for cfg, for tests that need to
 // look at the bucket behind a store's back.
 func (cfg Config) Client() (*minio.Client, error) {

@@ -154,6 +154,7 @@ func (s *Server) Stop() error {
 	default:
 		pgid := -s.cmd.Process.Pid
 		_ = syscall.Kill(pgid, syscall.SIGTERM)
+		_ = syscall.Kill(pgid, syscall.SIGCONT) // if Pause stopped it
 		select {
 		case <-s.exited:
 		case <-time.After(5 * time.Second):
@@ -163,6 +164,26 @@ func (s *Server) Stop() error {
 	}
 	if err := os.Remove(s.LogPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("s3test: %w", err)
+	}
+	return nil
+}
+
+// Pause stops the server with SIGSTOP: the kernel still accepts its
+// connections and buffers what clients send, but nothing answers, as with
+// a hung server. Resume lets it go on.
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume continues a server stopped by Pause (SIGCONT).
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	select {
+	case <-s.exited:
+		return fmt.Errorf("s3test: versitygw on %s has exited", s.Endpoint)
+	default:
+	}
+	if err := syscall.Kill(-s.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("s3test: %v to versitygw: %w", sig, err)
 	}
 	return nil
 }

@@ -46,6 +46,10 @@ var statusTable = []struct {
 	{context.DeadlineExceeded, "ERR_TIMEOUT", http.StatusServiceUnavailable},
 }
 
+// retryAfter is the Retry-After of a 503, in seconds, as the WebDAV
+// routes answer it.
+const retryAfter = "10"
+
 // tusError makes a driver error a response. Anything unexpected is a 500
 // whose details go to the log, not to the client.
 func (s *store) tusError(ctx context.Context, err error) error {
@@ -56,7 +60,9 @@ func (s *store) tusError(ctx context.Context, err error) error {
 	if errors.Is(err, decomposedfs.ErrUnavailable) {
 		// The details name the blob store's endpoint: for the log only.
 		s.log.WarnContext(ctx, "tus: blob store unavailable", "err", err)
-		return handler.NewError("ERR_STORAGE_UNAVAILABLE", "the content store is unavailable; retry later", http.StatusServiceUnavailable)
+		te := handler.NewError("ERR_STORAGE_UNAVAILABLE", "the content store is unavailable; retry later", http.StatusServiceUnavailable)
+		te.HTTPResponse.Header["Retry-After"] = retryAfter
+		return te
 	}
 	for _, row := range statusTable {
 		if errors.Is(err, row.err) {

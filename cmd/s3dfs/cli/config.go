@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -49,6 +50,8 @@ type s3Config struct {
 	pathStyle    bool
 	createBucket bool
 	partSize     byteSize
+	// The deadlines of every S3 request (s3.Options).
+	dialTimeout, responseTimeout, idleTimeout time.Duration
 }
 
 // storeFlags are the names of the store flags. Each can also be set by an
@@ -57,6 +60,7 @@ var storeFlags = []string{
 	"root", "blobstore", "blob-dir",
 	"s3-endpoint", "s3-bucket", "s3-access-key", "s3-secret-key", "s3-region",
 	"s3-tls", "s3-path-style", "s3-create-bucket", "s3-part-size",
+	"s3-dial-timeout", "s3-response-timeout", "s3-idle-timeout",
 	"durability", "cache-mode", "space",
 }
 
@@ -90,6 +94,10 @@ func (c *storeConfig) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.s3.tls, "s3-tls", false, "use https for S3")
 	fs.BoolVar(&c.s3.pathStyle, "s3-path-style", s3d.PathStyle, "path-style bucket addressing (false: virtual-host)")
 	fs.Var(&c.s3.partSize, "s3-part-size", "multipart part `SIZE`, in bytes or with KiB/MiB/GiB")
+	fs.DurationVar(&c.s3.dialTimeout, "s3-dial-timeout", s3d.DialTimeout, "longest wait for a connection to S3")
+	fs.DurationVar(&c.s3.responseTimeout, "s3-response-timeout", s3d.ResponseTimeout,
+		"longest wait for the first byte of S3's answer (copies and multipart completions get more, by their size)")
+	fs.DurationVar(&c.s3.idleTimeout, "s3-idle-timeout", s3d.IdleTimeout, "longest time S3 may move no byte of a request or answer body")
 	fs.Var(&c.durability, "durability", "fsync: flush every write (metadata and posix blobs) before returning")
 	fs.Var(&c.cacheMode, "cache-mode", "relaxed: serve cached metadata up to 1s old without stat(2)")
 	fs.StringVar(&c.space, "space", "default", "the space: an id, or a name (see 's3dfs fs --help')")
@@ -199,6 +207,7 @@ func (c *storeConfig) s3Options(flags *pflag.FlagSet) (s3.Options, error) {
 	o.AccessKey, o.SecretKey = c.s3.accessKey, c.s3.secretKey
 	o.UseTLS, o.PathStyle, o.CreateBucket = c.s3.tls, c.s3.pathStyle, c.s3.createBucket
 	o.PartSize = int64(c.s3.partSize)
+	o.DialTimeout, o.ResponseTimeout, o.IdleTimeout = c.s3.dialTimeout, c.s3.responseTimeout, c.s3.idleTimeout
 
 	// People paste URLs; the scheme says whether to use TLS.
 	for scheme, tls := range map[string]bool{"http://": false, "https://": true} {

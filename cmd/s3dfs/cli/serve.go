@@ -31,6 +31,7 @@ type serveConfig struct {
 	shutdownGrace  time.Duration
 	maxXMLBody     byteSize
 	maxHeader      byteSize
+	bodyIdle       time.Duration
 	configFile     string
 	init           bool
 	basePath       string
@@ -107,6 +108,7 @@ that way leaves nothing behind) and exits.`,
 	f.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "how long requests in flight may finish on shutdown before they are cancelled")
 	f.Var(&c.maxXMLBody, "max-xml-body", "largest XML request body (413 beyond)")
 	f.Var(&c.maxHeader, "max-header", "largest request header (431 beyond)")
+	f.DurationVar(&c.bodyIdle, "body-idle-timeout", def.BodyIdleTimeout, "longest a client may send no byte of a request body (408 beyond; 0: no limit)")
 	f.StringVar(&c.configFile, "config", "", "JSON config `FILE`: {\"flag-name\": value, ...}")
 	f.StringVar(&c.basePath, "base-path", "", "serve under this URL `PATH` too (\"/cloud\", behind a proxy): every URL in an answer carries it")
 	f.DurationVar(&c.uploadTTL, "upload-ttl", decomposedfs.DefaultUploadTTL, "how long an unfinished resumable or chunked upload is kept before it is removed")
@@ -176,6 +178,7 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	opts.MaxHeaderBytes = int(c.maxHeader)
 	opts.BasePath = c.basePath
 	opts.UploadTTL = c.uploadTTL
+	opts.BodyIdleTimeout = c.bodyIdle
 	// Resumable uploads (TUS): their own URLs under /dav/uploads/, and
 	// ownCloud's POST to a folder URL. The handler sees the base path in
 	// front (server.Options.Mounts), so its Locations carry it.
