@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +24,9 @@ import (
 type Authenticator interface {
 	// Authenticate returns the user that r's Authorization header
 	// authenticates. ok is false for missing, malformed or wrong
-	// credentials (401); err is set when the check itself failed (500).
+	// credentials (401); err is set when the check itself failed (500),
+	// or was refused: an error with a method RetryAfter() time.Duration
+	// answers 429 with that Retry-After.
 	Authenticate(r *http.Request) (user string, ok bool, err error)
 	// Groups returns the groups of an authenticated user (nil for none),
 	// which the driver matches against grants to "group:NAME". An error
@@ -77,6 +81,9 @@ type Options struct {
 	// closed, and its request stores nothing (a TUS chunk keeps what
 	// arrived). 0: no bound.
 	BodyIdleTimeout time.Duration
+	// ThrottleDelay is how long, at most, a login refused for too many
+	// failures (429) waits before it is answered. 0: no wait.
+	ThrottleDelay time.Duration
 	// Extensions, tried in order before WebDAV.
 	Extensions []Extension
 	// Mounts serves other URL prefixes (say "/dav/uploads/") behind the
@@ -104,6 +111,7 @@ func DefaultOptions() Options {
 		MaxXMLBody:           1 << 20,
 		MaxHeaderBytes:       64 << 10,
 		BodyIdleTimeout:      time.Minute,
+		ThrottleDelay:        time.Second,
 	}
 }
 
@@ -120,8 +128,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("server: MaxXMLBody %d, want at least 1024", o.MaxXMLBody)
 	case o.MaxHeaderBytes < 4096:
 		return fmt.Errorf("server: MaxHeaderBytes %d, want at least 4096", o.MaxHeaderBytes)
-	case o.BodyIdleTimeout < 0:
-		return fmt.Errorf("server: negative BodyIdleTimeout %v", o.BodyIdleTimeout)
+	case o.BodyIdleTimeout < 0 || o.ThrottleDelay < 0:
+		return fmt.Errorf("server: negative BodyIdleTimeout %v or ThrottleDelay %v", o.BodyIdleTimeout, o.ThrottleDelay)
 	}
 	for p := range o.Mounts {
 		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
@@ -337,6 +345,26 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, anonymous
 		return "", nil, true
 	}
 	user, ok, err := h.opts.Auth.Authenticate(r)
+	var throttled interface{ RetryAfter() time.Duration }
+	if errors.As(err, &throttled) {
+		// Too many failed logins lately, for the name or from the address:
+		// refused before the password was looked at. The answer waits a
+		// little (at most ThrottleDelay): a client that ignores Retry-After
+		// then costs an idle connection, not a core.
+		wait := min(throttled.RetryAfter(), h.opts.ThrottleDelay)
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
+		}
+		secs := max(1, int64(math.Ceil(throttled.RetryAfter().Seconds())))
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		h.writeError(w, r, &httpError{status: http.StatusTooManyRequests, err: err})
+		return "", nil, false
+	}
 	if err != nil {
 		h.writeError(w, r, fmt.Errorf("server: authenticate: %w", err))
 		return "", nil, false

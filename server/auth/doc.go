@@ -31,12 +31,25 @@
 // [Authenticator] accepts HTTP Basic (user and password, or user and one of
 // the user's app tokens as the password, as ownCloud app passwords work) and
 // "Authorization: Bearer TOKEN". bcrypt is slow on purpose (tens of
-// milliseconds), so successful checks are cached briefly, keyed by a SHA-256
-// of the credentials (never the credentials themselves); the cache is
-// dropped whenever the users file changes, which the authenticator notices
-// by its stat(2) stamp, checked at most once a second. A check for an
-// unknown user still runs bcrypt against a dummy hash, so that response
-// times do not tell which user names exist.
+// milliseconds), so successful checks are cached briefly, keyed by an HMAC
+// of the credentials under a secret of the process (never the credentials
+// themselves). Each entry remembers the stored hash (password or token)
+// that the credentials matched, and counts only while the users file still
+// holds it: a changed password, a revoked token or a deleted user ends it
+// at once, other changes leave it. The authenticator notices a changed
+// file by its stat(2) stamp, checked at most once a second.
+//
+// Credentials that are not cached meet two limits before the password is
+// looked at ([Options]): failures per user name and per client address,
+// each a token bucket (a burst, then one more try per interval); beyond
+// either, the check fails with a [ThrottledError] (the server answers 429
+// with Retry-After). Then a gate bounds the bcrypt hashes computed at once
+// and the checks waiting for one, so that a storm of wrong passwords takes
+// at most those cores. Cached credentials skip all of it. A check for an
+// unknown user name counts against the same limits and runs bcrypt against
+// a dummy hash of the cost most users' hashes have, so that neither the
+// answers nor their time tell which user names exist. The tables of the
+// limits are bounded (forgotten buckets are full ones first).
 //
 // # Groups
 //

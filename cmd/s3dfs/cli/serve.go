@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"time"
 
@@ -32,6 +33,7 @@ type serveConfig struct {
 	maxXMLBody     byteSize
 	maxHeader      byteSize
 	bodyIdle       time.Duration
+	trustedProxies []string
 	configFile     string
 	init           bool
 	basePath       string
@@ -108,6 +110,8 @@ that way leaves nothing behind) and exits.`,
 	f.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "how long requests in flight may finish on shutdown before they are cancelled")
 	f.Var(&c.maxXMLBody, "max-xml-body", "largest XML request body (413 beyond)")
 	f.Var(&c.maxHeader, "max-header", "largest request header (431 beyond)")
+	f.StringSliceVar(&c.trustedProxies, "trusted-proxy", nil,
+		"`CIDR` of a reverse proxy whose X-Forwarded-For names the client (the address failed logins count against); repeatable")
 	f.DurationVar(&c.bodyIdle, "body-idle-timeout", def.BodyIdleTimeout, "longest a client may send no byte of a request body (408 beyond; 0: no limit)")
 	f.StringVar(&c.configFile, "config", "", "JSON config `FILE`: {\"flag-name\": value, ...}")
 	f.StringVar(&c.basePath, "base-path", "", "serve under this URL `PATH` too (\"/cloud\", behind a proxy): every URL in an answer carries it")
@@ -161,7 +165,15 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	if usersPath == "" {
 		usersPath = filepath.Join(c.store.root, "users.json")
 	}
-	authn, err := auth.NewAuthenticator(usersPath, auth.DefaultOptions())
+	ao := auth.DefaultOptions()
+	for _, p := range c.trustedProxies {
+		pfx, err := parsePrefix(p)
+		if err != nil {
+			return usageErrorf("--trusted-proxy %q: want an address or a CIDR (10.0.0.0/8)", p)
+		}
+		ao.TrustedProxies = append(ao.TrustedProxies, pfx)
+	}
+	authn, err := auth.NewAuthenticator(usersPath, ao)
 	if err != nil {
 		return err
 	}
@@ -218,6 +230,15 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	err = server.Serve(cmd.Context(), ln, h, sopts)
 	logger.Info("stopped")
 	return err
+}
+
+// parsePrefix parses a CIDR, or a single address as the prefix of just it.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	return p.Masked(), err
 }
 
 // logger builds the server's logger: text or JSON on stderr, with the
