@@ -48,7 +48,8 @@
 // disabled space is invisible to all but its managers, and read-only for
 // them. Requests without credentials get 401, unless
 // Options.AllowAnonymous is set: then they may read (OPTIONS, GET, HEAD,
-// PROPFIND) every enabled space, and nothing more.
+// PROPFIND) every enabled space through /dav/spaces/, and nothing more
+// (the routes that name a user still need that user).
 //
 // # Requests
 //
@@ -58,8 +59,21 @@
 // decoded segment by segment; a segment that decodes to ".", "..", or
 // contains '/', '\' or NUL is refused with 400 before anything is looked
 // up, so no encoding trick reaches the driver. XML bodies are limited
-// (Options.MaxXMLBody, 413 beyond), parsed with strict namespace handling
-// (an unbound prefix or xmlns:p="" is 400), and never expand entities.
+// (Options.MaxXMLBody, 413 beyond; MaxXMLDepth levels and MaxXMLNodes
+// nodes, 400 beyond), parsed in time linear in their size with strict
+// namespace handling (an unbound prefix or xmlns:p="" is 400), and never
+// expand entities.
+//
+// Every request body is read through a wrapper (body.go) that bounds the
+// pause between two reads (Options.BodyIdleTimeout) and remembers how the
+// body ended: a request whose body stalled answers 408, one whose body
+// ended before its Content-Length or broke its chunked encoding 400,
+// whatever the handler made of the failure, and nothing is stored. A
+// response that begins before the body's end closes the connection.
+//
+// Credentials are the Authenticator's business; an error from it with a
+// RetryAfter method (too many failed logins) answers 429 with Retry-After,
+// after a pause of at most Options.ThrottleDelay.
 //
 // Errors of the driver map to HTTP status codes in one table (errors.go).
 //
@@ -70,7 +84,8 @@
 // and the space (the quota properties). oc:favorite is live but may be
 // set by PROPPATCH: it is per user (decomposedfs.SetFavorite). Dead
 // properties are stored by the driver (SetProps) under Clark-notation keys
-// ("{ns}name") with the property's inner XML as value, re-serialised so
+// ("{ns}name"; the last '}' ends the namespace, which may hold any
+// character) with the property's inner XML as value, re-serialised so
 // that it is self-contained: every element declares the namespace it is in, so a value
 // can be embedded anywhere in a response. An xml:lang on a dead property is
 // kept by prefixing the value with "\x00" LANG "\x00", which no XML content

@@ -36,8 +36,8 @@
 // # Retries and errors
 //
 // Retries happen in one place: minio-go repeats a single HTTP request up to
-// Options.MaxRetries times when it fails with a network error, a timeout, an
-// HTTP 408/429/5xx or an S3 code such as SlowDown or InternalError, sleeping
+// Options.MaxRetries times when it fails with a network error, an HTTP
+// 408/429/5xx or an S3 code such as SlowDown or InternalError, sleeping
 // a jittered exponential backoff (200 ms doubling, capped at 1 s) that stops
 // at ctx cancellation. Every request this package sends can be repeated
 // that way, because every request body is in memory: New's bucket check,
@@ -46,7 +46,8 @@
 // is not retried is a failure while the caller reads an object body from
 // Open's reader, and a multipart upload whose part keeps failing: the
 // upload is aborted and the error returned. This package adds no retry
-// loop of its own, so attempts never multiply.
+// loop of its own, so attempts never multiply. A request that misses a
+// deadline (below) is not retried at all, and ends its whole call.
 //
 // Errors are classified once, here: NoSuchKey becomes blobstore.ErrNotFound
 // (so do NoSuchUpload in the multipart calls and a source missing for
@@ -62,9 +63,23 @@
 // self-hosted servers expect; without it requests go to
 // http://bucket.endpoint/key (virtual-host style), which Validate refuses
 // for IP-address endpoints and for dotted bucket names under TLS.
-// Options.DialTimeout bounds connecting and Options.ResponseTimeout the wait
-// for response headers, so a server that accepts connections and then
-// stalls cannot hang a call forever; reading a body is bounded only by ctx.
+//
+// Every request runs under a watchdog (deadline.go): a connection within
+// Options.DialTimeout, the first byte of the answer within
+// Options.ResponseTimeout once the request is written (plus the size at
+// Options.ServerCopyRate for copies and multipart completions, which S3
+// works on before it answers), and no pause longer than Options.IdleTimeout
+// while the request body goes out or the answer comes in. The caller's own
+// pace does not count: a body read slowly by the caller, or handed over
+// slowly, is never cut. A request that misses a deadline fails its Store
+// call at once with blobstore.ErrUnavailable ("S3 did not answer"): the
+// call's context is cancelled, minio-go does not retry, and nothing more
+// is sent for the call (not even the abort of a failed multipart upload,
+// whose parts then wait for a lifecycle rule). So a hung server (one that
+// accepts connections and answers nothing) costs a call about one
+// deadline, and the same Store works again once the server does. A
+// reader returned by Open fails the same way when S3 stops sending. S3 may
+// still carry out a request it had received whole before it hung.
 //
 // # Quirks
 //

@@ -64,8 +64,10 @@
 //	410  an expired upload
 //	412  no or another Tus-Resumable
 //	507  the upload would exceed the space's quota (nothing is stored)
-//	413  Upload-Length over MaxSize; a chunk past Upload-Length (discarded
-//	     whole, with or without Content-Length)
+//	413  Upload-Length over MaxSize, or over what the blob store holds; a
+//	     chunk past Upload-Length (discarded whole, with or without
+//	     Content-Length), also one for an upload that has all its bytes
+//	     (tusd would answer 204 and drop it)
 //	423  the file or a folder above it is WebDAV-locked (the router's lock
 //	     tokens are honoured at creation); another request held the upload
 //	     past tusd's lock timeout
@@ -74,7 +76,8 @@
 //	500  read timeout or connection reset (what arrived is kept); anything
 //	     unexpected (logged, not shown)
 //	501  Upload-Defer-Length
-//	503  the handler is shutting down (what arrived is kept)
+//	503  the handler is shutting down (what arrived is kept); the blob
+//	     store is unreachable or did not answer in time (Retry-After)
 //
 // # What tusd does and does not
 //
@@ -108,7 +111,12 @@
 //
 // An upload that has every byte but was not committed (the process died
 // between the last chunk and the commit) is committed on the next HEAD or
-// PATCH for it (Options.FinishStranded, on by default). A finished upload
+// PATCH for it (Options.FinishStranded, on by default). That HEAD or PATCH
+// may come, from another client or process, in the moment between the last
+// chunk and its own commit: the request of the last chunk then finds the
+// commit under way, waits for it, and answers 204 with the file's headers
+// as if it had made it (its bytes are what was committed); a HEAD or PATCH
+// that finds a commit under way answers with the upload as it stands. A finished upload
 // answers HEAD with its full offset until it expires, so a client that lost
 // the last response does not start over.
 package tus
