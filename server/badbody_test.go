@@ -172,3 +172,50 @@ func contains(list []int, v int) bool {
 	}
 	return false
 }
+
+// TestUnreadBodyNotDrained: a request answered before its body was read
+// (401 without credentials, 405 for a PUT on a folder, 415 for MKCOL with
+// a body) gets "Connection: close", and the server closes the connection
+// at once, instead of waiting, without any time limit, for the rest of a
+// body that a client may trickle for ever.
+func TestUnreadBodyNotDrained(t *testing.T) {
+	e := newEnv(t) // the default body idle timeout, a minute: not what ends these
+	e.mkcol(home + "/folder")
+	for _, tc := range []struct {
+		name, method, path string
+		auth               bool
+		want               int
+	}{
+		{"no credentials", "PUT", home + "/f", false, http.StatusUnauthorized},
+		{"PUT on a folder", "PUT", home + "/folder", true, http.StatusMethodNotAllowed},
+		{"MKCOL with a body", "MKCOL", home + "/new", true, http.StatusUnsupportedMediaType},
+	} {
+		conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n", tc.method, tc.path)
+		if tc.auth {
+			b.WriteString("Authorization: Basic " + basicAuth(alice, alicePW) + "\r\n")
+		}
+		b.WriteString("\r\nthe first bytes of a body that never ends")
+		io.WriteString(conn, b.String())
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", tc.name, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || !resp.Close {
+			t.Errorf("%s: %d (close %v), want %d and Connection: close", tc.name, resp.StatusCode, resp.Close, tc.want)
+		}
+		start := time.Now()
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Errorf("%s: the connection stayed open after the answer (%v after %v)", tc.name, err, time.Since(start).Round(time.Millisecond))
+		}
+		conn.Close()
+	}
+}

@@ -54,6 +54,18 @@ func (b *clientBody) Read(p []byte) (int, error) {
 
 func (b *clientBody) Close() error { return b.rc.Close() }
 
+// abandon is called when the handler is done: a body it did not read to
+// the end will not be read any more. net/http would still read up to 256
+// KiB of it, without a time limit, before it closes the connection (the
+// response said "Connection: close": see respWriter.WriteHeader), so that
+// a client trickling its body could hold the connection for ever; an
+// expired read deadline ends that at once.
+func (b *clientBody) abandon() {
+	if b.err == nil {
+		_ = b.ctl.SetReadDeadline(time.Now())
+	}
+}
+
 // ended reports whether the body was read to its clean end.
 func (b *clientBody) ended() bool { return b.err == io.EOF }
 

@@ -112,6 +112,9 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next http.Hand
 		h.logRequest(ctx, r, info, status, in, rw.n, time.Since(start))
 	}()
 	next(rw, r)
+	if body != nil {
+		body.abandon()
+	}
 }
 
 func (h *Handler) logRequest(ctx context.Context, r *http.Request, info *reqInfo, status int, in, out int64, d time.Duration) {
