@@ -147,6 +147,17 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	if err := st.fs.Validate(); err != nil {
 		return usageError(err)
 	}
+	ao := auth.DefaultOptions()
+	for _, p := range c.trustedProxies {
+		pfx, err := parsePrefix(p)
+		if err != nil {
+			return usageErrorf("--trusted-proxy %q: want an address or a CIDR (10.0.0.0/8)", p)
+		}
+		ao.TrustedProxies = append(ao.TrustedProxies, pfx)
+	}
+	if c.bodyIdle < 0 {
+		return usageErrorf("--body-idle-timeout must not be negative")
+	}
 	logger := c.logger(a)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -164,14 +175,6 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	usersPath := c.users
 	if usersPath == "" {
 		usersPath = filepath.Join(c.store.root, "users.json")
-	}
-	ao := auth.DefaultOptions()
-	for _, p := range c.trustedProxies {
-		pfx, err := parsePrefix(p)
-		if err != nil {
-			return usageErrorf("--trusted-proxy %q: want an address or a CIDR (10.0.0.0/8)", p)
-		}
-		ao.TrustedProxies = append(ao.TrustedProxies, pfx)
 	}
 	authn, err := auth.NewAuthenticator(usersPath, ao)
 	if err != nil {

@@ -19,10 +19,10 @@ import (
 func TestServeLimitFlags(t *testing.T) {
 	cleanStoreEnv(t)
 	root := t.TempDir()
-	if r := cliRun(t, "pw\n", "user", "add", "--root", root, "alice"); r.code != 0 {
+	if r := cliRun(t, "pw\n", "user", "add", "--init", "--root", root, "alice"); r.code != 0 {
 		t.Fatal(r)
 	}
-	base, _ := startServe(t, "--root", root, "--body-idle-timeout", "300ms", "--trusted-proxy", "127.0.0.1")
+	base, _ := startServe(t, "--init", "--root", root, "--body-idle-timeout", "300ms", "--trusted-proxy", "127.0.0.1")
 	u, _ := url.Parse(base)
 	conn, err := net.Dial("tcp", u.Host)
 	if err != nil {
@@ -76,6 +76,7 @@ func TestServeLimitFlagErrors(t *testing.T) {
 		args []string
 	}{
 		{"--trusted-proxy", []string{"serve", "--root", root, "--trusted-proxy", "not-an-address"}},
+		{"--body-idle-timeout", []string{"serve", "--root", root, "--body-idle-timeout", "-1s"}},
 		{"IdleTimeout", append([]string{"serve", "--root", root, "--s3-idle-timeout", "0s"}, s3...)},
 		{"ResponseTimeout", append([]string{"serve", "--root", root, "--s3-response-timeout", "-1s"}, s3...)},
 		{"DialTimeout", append([]string{"serve", "--root", root, "--s3-dial-timeout", "0s"}, s3...)},
