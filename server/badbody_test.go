@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,4 +221,38 @@ func TestUnreadBodyNotDrained(t *testing.T) {
 		}
 		conn.Close()
 	}
+}
+
+// TestStalledTUSPatch: a TUS PATCH whose body stalls ends after the idle
+// timeout too, with its connection closed; as TUS wants, what arrived is
+// kept, and the client resumes from HEAD's offset to an exact file.
+func TestStalledTUSPatch(t *testing.T) {
+	var uploads http.Handler
+	e := newEnv(t, func(o *server.Options) {
+		o.BodyIdleTimeout = 300 * time.Millisecond
+		o.Mounts = map[string]http.Handler{"/dav/uploads/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			uploads.ServeHTTP(w, r)
+		})}
+	})
+	uploads = tusOn(t, e, e.blobDir)
+	e.mkcol(home + "/d") // alice's space exists from her first login
+	data := bytes.Repeat([]byte("0123456789"), 300)
+	up := tusCreate(t, e, len(data), "stalled.bin")
+	u, _ := url.Parse(up)
+	st, msg, hd := e.rawConn("PATCH", u.Path, []string{"Tus-Resumable: 1.0.0", "Content-Type: application/offset+octet-stream",
+		"Upload-Offset: 0", "Content-Length: 3000"}, string(data[:1000]), false)
+	if hd.Get("Connection") != "close" || st < 400 {
+		t.Errorf("stalled PATCH: %d (Connection %q) %q, want an error and the connection closed", st, hd.Get("Connection"), msg)
+	}
+	off, _ := strconv.Atoi(tusHead(t, e, up).Header.Get("Upload-Offset"))
+	if off < 0 || off > 1000 {
+		t.Fatalf("offset %d after 1000 bytes and a stall", off)
+	}
+	if r := tusPatch(t, e, up, off, data[off:]); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("resume at %d: %d", off, r.StatusCode)
+	}
+	if got := e.must(http.StatusOK, req{method: "GET", path: home + "/stalled.bin"}); got != string(data) {
+		t.Errorf("the resumed upload reads %d bytes", len(got))
+	}
+	t.Logf("stalled PATCH answered %d %q; %d bytes kept", st, strings.TrimSpace(msg), off)
 }

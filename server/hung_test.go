@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3dfs/s3dfs/blobstore"
+	"github.com/s3dfs/s3dfs/blobstore/posix"
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/decomposedfs"
 	"github.com/s3dfs/s3dfs/decomposedfs/check"
@@ -50,24 +52,7 @@ func TestBlobStoreHung(t *testing.T) {
 			uploads.ServeHTTP(w, r)
 		})}
 	})
-	// The uploads get their own driver on the same stores (as another
-	// process would): the env's wraps the blob store in one that hides
-	// its multipart uploads.
-	meta, err := mpk.New(mpk.DefaultOptions(filepath.Join(e.root, "meta")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	tfs, err := decomposedfs.New(meta, store, decomposedfs.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tfs.Close() })
-	th, err := tus.New(tfs, tus.Options{BasePath: "/dav/uploads/", User: server.UserFromContext})
-	if err != nil {
-		t.Fatal(err)
-	}
-	uploads = th
+	uploads = tusOnStore(t, e, store)
 
 	big := bytes.Repeat([]byte("0123456789abcdef"), (12<<20)/16)
 	e.mkcol(home + "/d")
@@ -200,6 +185,38 @@ func TestBlobStoreHung(t *testing.T) {
 			t.Logf("left for s3dfs check: %v", f)
 		}
 	}
+}
+
+// tusOn is a TUS handler on e's stores with the posix blobs at blobDir;
+// tusOnStore one on store. The handler gets a driver of its own (as
+// another process would have): the env's wraps the blob store in one that
+// hides its multipart uploads.
+func tusOn(t *testing.T, e *env, blobDir string) http.Handler {
+	t.Helper()
+	ps, err := posix.New(blobDir, posix.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tusOnStore(t, e, ps)
+}
+
+func tusOnStore(t *testing.T, e *env, store blobstore.Store) http.Handler {
+	t.Helper()
+	meta, err := mpk.New(mpk.DefaultOptions(filepath.Join(e.root, "meta")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	tfs, err := decomposedfs.New(meta, store, decomposedfs.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tfs.Close() })
+	th, err := tus.New(tfs, tus.Options{BasePath: "/dav/uploads/", User: server.UserFromContext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th
 }
 
 func tusRequest(t *testing.T, e *env, method, path string, hdr map[string]string, body []byte) *http.Response {
