@@ -158,9 +158,10 @@ func (t *deadlineTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		first += time.Duration(float64(n) / float64(t.copyRate) * float64(time.Second))
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
-	w := &watchdog{call: c, cancel: cancel}
+	w := &watchdog{call: c, cancel: cancel, phase: "connect", after: t.dial, deadline: time.Now().Add(t.dial)}
+	w.mu.Lock() // the timer may fire before it is stored
 	w.timer = time.AfterFunc(t.dial, w.fire)
-	w.arm("connect", t.dial)
+	w.mu.Unlock()
 	trace := &httptrace.ClientTrace{
 		GotConn:              func(httptrace.GotConnInfo) { w.hook("send", t.idle) },
 		WroteRequest:         func(httptrace.WroteRequestInfo) { w.hook("first byte", first) },
