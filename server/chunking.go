@@ -74,7 +74,7 @@ func (h *Handler) uploads(w http.ResponseWriter, r *http.Request, escaped string
 		return
 	}
 	user, groups, ok := h.authenticate(w, r, false)
-	if !ok {
+	if !ok || h.writeRefused(w, r) {
 		return
 	}
 	if segs[0] != user {

@@ -101,6 +101,13 @@ type Options struct {
 	// UploadTTL is how long a chunked upload may stay unfinished; 0:
 	// decomposedfs.DefaultUploadTTL.
 	UploadTTL time.Duration
+	// WriteGate, if set, is asked before every authenticated request that
+	// may change something (every method but GET, HEAD, OPTIONS and
+	// PROPFIND, on WebDAV, trash, versions and mounted URLs alike). An
+	// error refuses the request with 503, Retry-After and the error's
+	// Summary() (if it has one) as the body, and /readyz answers 503 while
+	// it fails. s3dfs serve sets it to the volume probe's verdict.
+	WriteGate func() error
 }
 
 // DefaultOptions returns the defaults.
@@ -267,7 +274,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	for prefix, mh := range h.opts.Mounts {
 		if strings.HasPrefix(path, prefix) {
 			user, groups, ok := h.authenticate(w, r, false)
-			if !ok {
+			if !ok || h.writeRefused(w, r) {
 				return
 			}
 			r = r.WithContext(withUser(r.Context(), user, groups))
@@ -292,7 +299,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, groups, ok := h.authenticate(w, r, readOnly(r.Method))
-	if !ok {
+	if !ok || h.writeRefused(w, r) {
 		return
 	}
 	if user != "" {
@@ -324,7 +331,39 @@ func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusServiceUnavailable, "not ready\n")
 		return
 	}
+	if h.opts.WriteGate != nil {
+		if err := h.opts.WriteGate(); err != nil {
+			writeText(w, http.StatusServiceUnavailable, "not ready: "+gateSummary(err)+"\n")
+			return
+		}
+	}
 	writeText(w, http.StatusOK, "ready\n")
+}
+
+// writeRefused answers a request that may change something with 503 while
+// the write gate is closed, and reports whether it did.
+func (h *Handler) writeRefused(w http.ResponseWriter, r *http.Request) bool {
+	if h.opts.WriteGate == nil || readOnly(r.Method) {
+		return false
+	}
+	err := h.opts.WriteGate()
+	if err == nil {
+		return false
+	}
+	setLogErr(r.Context(), err)
+	w.Header().Set("Retry-After", retryAfter)
+	writeText(w, http.StatusServiceUnavailable, "503 Service Unavailable: writes are refused: "+gateSummary(err)+"\n")
+	return true
+}
+
+// gateSummary is what clients may read of a write gate's error: its
+// Summary() if it has one (the details, with hosts and paths, go to the
+// log).
+func gateSummary(err error) string {
+	if s, ok := err.(interface{ Summary() string }); ok {
+		return s.Summary()
+	}
+	return "the server refuses writes for now"
 }
 
 // readOnly reports whether a method may be served to anonymous users.
