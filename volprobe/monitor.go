@@ -32,6 +32,7 @@ type Monitor struct {
 	orphans     map[string]time.Time // challenge key -> first seen without its challenger
 	rr          int                  // round-robin position among the peers
 	lastWitness time.Time            // the last round that reached the witness
+	announced   bool                 // the last announcement was written
 	failing     bool
 	passed      int // rounds passed since the last failure
 	lastFailed  []Problem
@@ -91,8 +92,11 @@ func Start(ctx context.Context, opts Options) (*Monitor, error) {
 	m.err.Store(&errBox{&VerdictError{Kind: ErrUnverified, Problems: []Problem{{checkNotYetVerified, "no round has run yet"}}}})
 	m.local = LocalChecks(opts.Root, opts.NeedDirFsync)
 	for _, c := range m.local {
-		if c.Status == Fail {
+		switch c.Status {
+		case Fail:
 			m.static = append(m.static, Problem{c.Name, c.Detail})
+		case Warn:
+			m.log.WarnContext(ctx, "volume probe: "+c.Name+": "+c.Detail, "root", opts.Root)
 		}
 	}
 	vol, err := volumeID(opts.Root)
@@ -265,7 +269,9 @@ func (m *Monitor) logVerdict(ctx context.Context, r round) {
 func (m *Monitor) announce(ctx context.Context) error {
 	a := m.me
 	a.Seq, a.Mtime = m.self.seq, m.self.mtime
-	if err := m.w.put(ctx, m.w.peerKey(m.self.id), a); err != nil {
+	err := m.w.put(ctx, m.w.peerKey(m.self.id), a)
+	m.announced = err == nil
+	if err != nil {
 		return fmt.Errorf("volprobe: announce: %w", err)
 	}
 	return nil

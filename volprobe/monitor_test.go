@@ -519,3 +519,40 @@ func TestOptionsValidate(t *testing.T) {
 		t.Errorf("defaults: %v", err)
 	}
 }
+
+// A bucket that loses what was written in it (removed and created again
+// behind the servers' back, which SeaweedFS does on the next write) no
+// longer holds the blobs: writes stop.
+func TestWitnessThatLosesObjectsIsRefused(t *testing.T) {
+	o := testOptions(newRoot(t), posixWitness(t, t.TempDir()))
+	rec := record(&o)
+	m := start(t, o)
+	if err := m.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Everything in the bucket goes (what a removed and re-created
+	// bucket looks like). A round that was writing its announcement just
+	// then puts it back before it looks: then again.
+	var r Round
+	for range 20 {
+		var keys []string
+		o.Witness.List(context.Background(), "", func(bi blobstore.Info) error { keys = append(keys, bi.Key); return nil })
+		for _, k := range keys {
+			if err := o.Witness.Delete(context.Background(), k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for len(rec.ch) > 0 {
+			<-rec.ch // rounds that ended before the loss
+		}
+		if r = <-rec.ch; len(r.Problems) > 0 {
+			break
+		}
+	}
+	if got := problemChecks(r.Problems); !slices.Equal(got, []string{CheckWitness}) || !strings.Contains(r.Problems[0].Detail, "lost objects") {
+		t.Fatalf("problems %v", r.Problems)
+	}
+	verdictProblems(t, r.Err, ErrUnverified)
+	// The next announcement is there again: writes resume.
+	rec.until(t, "that passes again", func(r Round) bool { return r.Err == nil }, nil)
+}

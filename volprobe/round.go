@@ -53,7 +53,8 @@ type round struct {
 func (m *Monitor) round(ctx context.Context, first bool) round {
 	r := round{settled: true}
 	r.Problems = slices.Clone(m.static)
-	if healed, err := m.self.heal(); err != nil {
+	healed, err := m.self.heal()
+	if err != nil {
 		r.Problems = append(r.Problems, Problem{CheckOwnFiles, err.Error()})
 	} else if healed {
 		m.log.WarnContext(ctx, "volume probe: this process's stamp file was removed by another process (which took it for dead); recreated it", "file", m.self.stampPath())
@@ -68,6 +69,14 @@ func (m *Monitor) round(ctx context.Context, first bool) round {
 		return m.witnessFailed(r, now, err)
 	}
 	m.lastWitness = now
+	if _, ok := l.peers[m.self.id]; !ok && m.announced && !healed {
+		// Written in the last round and gone: the bucket lost objects,
+		// unless another process took this one for dead (it then removed
+		// the stamp file too, which heal noticed).
+		r.Problems = append(r.Problems, Problem{CheckWitness, fmt.Sprintf(
+			"this process's announcement %s, written in its last round, is gone from the bucket: the bucket lost objects (removed and created again? SeaweedFS creates a removed bucket again on the next write), so it no longer holds what s3dfs stored",
+			m.w.peerKey(m.self.id))})
+	}
 
 	acks, probs := m.challengesAgainstMe(ctx, l)
 	r.Problems = append(r.Problems, probs...)
