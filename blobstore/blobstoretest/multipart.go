@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sync/errgroup"
@@ -131,7 +132,7 @@ func testMultipartUpload(t *testing.T, s blobstore.Store) {
 	assertBlob(t, s, "mp/key", want, awkwardMetadata)
 }
 
-func testMultipartReplacePart(t *testing.T, s blobstore.Store) {
+func testMultipartReplacePart(t *testing.T, s blobstore.Store, q Quirks) {
 	m := multiparter(t, s)
 	const key = "mp/replace"
 	first, oldSecond, second := payload(60, PartSize), payload(61, 1000), payload(62, 2000)
@@ -141,6 +142,10 @@ func testMultipartReplacePart(t *testing.T, s blobstore.Store) {
 	p2 := mustUploadPart(t, m, key, id, 2, second)
 	if p2.ETag == p2old.ETag {
 		t.Errorf("part 2 has ETag %q before and after a re-upload with other content", p2.ETag)
+	}
+	if q.ReplacedPartKept {
+		testReplacedPartKept(t, s, m, key, id, p1, p2old, p2, first, oldSecond, second)
+		return
 	}
 	assertParts(t, m, key, id, p1, p2)
 
@@ -168,6 +173,36 @@ func testMultipartReplacePart(t *testing.T, s blobstore.Store) {
 	assertAbsent(t, s, key)
 	mustComplete(t, m, key, id, []blobstore.Part{p1, p2}, append(slices.Clone(first), second...))
 	assertBlob(t, s, key, append(slices.Clone(first), second...), nil)
+}
+
+// testReplacedPartKept checks a store on a server with the quirk
+// ReplacedPartKept: the listing is refused as ambiguous, a completion
+// with the latest ETags assembles the latest uploads (what s3dfs does),
+// and, the quirk itself, one with the earlier ETag assembles the earlier.
+func testReplacedPartKept(t *testing.T, s blobstore.Store, m blobstore.Multiparter, key, id string,
+	p1, p2old, p2 blobstore.Part, first, oldSecond, second []byte) {
+	ctx := ctxT(t)
+	parts, err := m.ListParts(ctx, key, id)
+	if err == nil {
+		if slices.Equal(parts, []blobstore.Part{p1, p2}) {
+			t.Fatalf("quirk ReplacedPartKept is declared, but the re-uploaded part replaced the earlier one: remove the quirk")
+		}
+		t.Fatalf("ListParts = %+v, want ErrInvalidPart for a part listed twice", parts)
+	}
+	if !errors.Is(err, blobstore.ErrInvalidPart) || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("ListParts with part 2 kept twice: %v, want ErrInvalidPart saying so", err)
+	}
+	mustComplete(t, m, key, id, []blobstore.Part{p1, p2}, append(slices.Clone(first), second...))
+	assertBlob(t, s, key, append(slices.Clone(first), second...), nil)
+
+	id = mustCreate(t, m, key, nil)
+	p1 = mustUploadPart(t, m, key, id, 1, first)
+	p2old = mustUploadPart(t, m, key, id, 2, oldSecond)
+	mustUploadPart(t, m, key, id, 2, second)
+	if _, err := m.CompleteMultipart(ctx, key, id, []blobstore.Part{p1, p2old}); err != nil {
+		t.Fatalf("quirk ReplacedPartKept is declared, but completing with the earlier ETag failed (%v): remove the quirk", err)
+	}
+	assertBlob(t, s, key, append(slices.Clone(first), oldSecond...), nil)
 }
 
 func testMultipartErrors(t *testing.T, s blobstore.Store) {

@@ -23,6 +23,11 @@ const PartSize = 5 << 20
 // Every subtest asks for a fresh, empty store; newStore arranges its
 // cleanup through t.
 func Run(t *testing.T, newStore func(t *testing.T) blobstore.Store) {
+	Quirks{}.Run(t, newStore)
+}
+
+// Run is the package's Run for a store with these quirks.
+func (q Quirks) Run(t *testing.T, newStore func(t *testing.T) blobstore.Store) {
 	t.Run("Roundtrip", func(t *testing.T) { testRoundtrip(t, newStore(t)) })
 	t.Run("Sizes", func(t *testing.T) { testSizes(t, newStore(t)) })
 	t.Run("Multipart", func(t *testing.T) { testMultipart(t, newStore(t)) })
@@ -33,10 +38,10 @@ func Run(t *testing.T, newStore func(t *testing.T) blobstore.Store) {
 	t.Run("Ranges", func(t *testing.T) { testRanges(t, newStore(t)) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, newStore(t)) })
-	t.Run("Metadata", func(t *testing.T) { testMetadata(t, newStore(t)) })
+	t.Run("Metadata", func(t *testing.T) { testMetadata(t, newStore(t), q) })
 	t.Run("InvalidMetadata", func(t *testing.T) { testInvalidMetadata(t, newStore(t)) })
 	t.Run("InvalidKeys", func(t *testing.T) { testInvalidKeys(t, newStore(t)) })
-	t.Run("UnusualKeys", func(t *testing.T) { testUnusualKeys(t, newStore(t)) })
+	t.Run("UnusualKeys", func(t *testing.T) { testUnusualKeys(t, newStore(t), q) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, newStore(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, newStore(t)) })
 	t.Run("ListStops", func(t *testing.T) { testListStops(t, newStore(t)) })
@@ -46,7 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blobstore.Store) {
 	t.Run("Copy", func(t *testing.T) { testCopy(t, newStore(t)) })
 	t.Run("CopyErrors", func(t *testing.T) { testCopyErrors(t, newStore(t)) })
 	t.Run("MultipartUpload", func(t *testing.T) { testMultipartUpload(t, newStore(t)) })
-	t.Run("MultipartReplacePart", func(t *testing.T) { testMultipartReplacePart(t, newStore(t)) })
+	t.Run("MultipartReplacePart", func(t *testing.T) { testMultipartReplacePart(t, newStore(t), q) })
 	t.Run("MultipartErrors", func(t *testing.T) { testMultipartErrors(t, newStore(t)) })
 	t.Run("MultipartAbort", func(t *testing.T) { testMultipartAbort(t, newStore(t)) })
 	t.Run("MultipartConcurrentParts", func(t *testing.T) { testMultipartConcurrentParts(t, newStore(t)) })
@@ -59,7 +64,12 @@ func Run(t *testing.T, newStore func(t *testing.T) blobstore.Store) {
 // work across such store values, such as resuming a multipart upload
 // after a restart.
 func RunShared(t *testing.T, open func(t *testing.T) (s blobstore.Store, reopen func() blobstore.Store)) {
-	Run(t, func(t *testing.T) blobstore.Store { s, _ := open(t); return s })
+	Quirks{}.RunShared(t, open)
+}
+
+// RunShared is the package's RunShared for a store with these quirks.
+func (q Quirks) RunShared(t *testing.T, open func(t *testing.T) (s blobstore.Store, reopen func() blobstore.Store)) {
+	q.Run(t, func(t *testing.T) blobstore.Store { s, _ := open(t); return s })
 	t.Run("MultipartResume", func(t *testing.T) {
 		s, reopen := open(t)
 		testMultipartResume(t, s, reopen)

@@ -52,6 +52,15 @@ func TestBucketRemovedBehindTheStoresBack(t *testing.T) {
 	}
 	ctx := t.Context()
 	_, err := s.Put(ctx, "k", strings.NewReader("v"), 1, blobstore.PutOptions{})
+	if quirks(t).BucketAutoCreated {
+		if err != nil {
+			t.Fatalf("quirk BucketAutoCreated is declared, but Put on a removed bucket failed (%v): remove the quirk", err)
+		}
+		if ok, err := s.Client().BucketExists(ctx, s.Bucket()); err != nil || !ok {
+			t.Fatalf("Put on a removed bucket succeeded, but the bucket does not exist (%t, %v)", ok, err)
+		}
+		return
+	}
 	checkNoSuchBucket(t, "Put", s.Bucket(), err)
 	_, err = s.Open(ctx, "k", 0, -1)
 	checkNoSuchBucket(t, "Open", s.Bucket(), err)
@@ -159,4 +168,32 @@ func (c *cancelAfter) Read(p []byte) (int, error) {
 		c.cancel()
 	}
 	return n, err
+}
+
+// An upload id that looks like a path cannot name an upload: ErrNotFound,
+// whatever the server answers.
+func TestMalformedUploadID(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := t.Context()
+	id, err := s.CreateMultipart(ctx, "k", blobstore.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.AbortMultipart(ctx, "k", id)
+	bad := "../" + id
+	_, raw := minio.Core{Client: s.Client()}.ListObjectParts(ctx, s.Bucket(), "k", bad, 0, 1000)
+	code := minio.ToErrorResponse(raw).Code
+	if quirks(t).MalformedUploadID400 {
+		if code != "InvalidRequest" {
+			t.Errorf("quirk MalformedUploadID400 is declared, but the server answers %q (%v): remove the quirk", code, raw)
+		}
+	} else if code != "NoSuchUpload" {
+		t.Errorf("the server answers %q for an upload id %q (%v): an undeclared quirk", code, bad, raw)
+	}
+	if _, err := s.ListParts(ctx, "k", bad); !errors.Is(err, blobstore.ErrNotFound) {
+		t.Errorf("ListParts with upload id %q: %v, want ErrNotFound", bad, err)
+	}
+	if err := s.AbortMultipart(ctx, "k", bad); err != nil {
+		t.Errorf("AbortMultipart with upload id %q: %v, want nil (no such upload)", bad, err)
+	}
 }

@@ -77,13 +77,13 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, n int, r i
 	}
 	op, err := s.core.PutObjectPart(ctx, s.bucket, s.object(key), uploadID, n, src, size, minio.PutObjectPartOptions{})
 	if st := c.stalled(); st != nil && (err != nil || b.err != nil) {
-		return blobstore.Part{}, s.classifyUpload(fmt.Sprintf("upload part %d of", n), key, st)
+		return blobstore.Part{}, s.classifyUpload(fmt.Sprintf("upload part %d of", n), key, uploadID, st)
 	}
 	if b.err != nil {
 		return fail(b.err) // says more than the broken request
 	}
 	if err != nil {
-		return blobstore.Part{}, s.classifyUpload(fmt.Sprintf("upload part %d of", n), key, err)
+		return blobstore.Part{}, s.classifyUpload(fmt.Sprintf("upload part %d of", n), key, uploadID, err)
 	}
 	if !b.eof {
 		return fail(fmt.Errorf("minio-go sent %d of %d bytes", b.n, size))
@@ -93,7 +93,32 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, n int, r i
 
 // ListParts implements blobstore.Multiparter, across as many pages as
 // the server needs.
+//
+// Some servers (SeaweedFS) keep every upload of a part number and list
+// them all; a listing that holds one number twice with different content
+// cannot say which upload counts, so it is refused with ErrInvalidPart
+// (CompleteMultipart still works: it is told which one counts).
 func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]blobstore.Part, error) {
+	parts, err := s.listParts(ctx, key, uploadID)
+	if err != nil {
+		return nil, err
+	}
+	out := parts[:0:0]
+	for i, p := range parts {
+		if i > 0 && parts[i-1].Number == p.Number {
+			if parts[i-1] == p {
+				continue // the same bytes uploaded twice: one part
+			}
+			return nil, fmt.Errorf("s3: list parts of %s: %w: the server lists part %d twice (%d bytes, ETag %q and %d bytes, ETag %q): it keeps earlier uploads of a part, so its listing cannot say which one counts",
+				key, blobstore.ErrInvalidPart, p.Number, parts[i-1].Size, parts[i-1].ETag, p.Size, p.ETag)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// listParts lists the stored parts as the server does, by number.
+func (s *Store) listParts(ctx context.Context, key, uploadID string) ([]blobstore.Part, error) {
 	if err := s.validateKey(key); err != nil {
 		return nil, err
 	}
@@ -107,7 +132,7 @@ func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]blobstor
 	for {
 		res, err := s.core.ListObjectParts(ctx, s.bucket, s.object(key), uploadID, marker, 1000)
 		if err != nil {
-			return nil, s.classifyUpload("list parts of", key, c.result(err))
+			return nil, s.classifyUpload("list parts of", key, uploadID, c.result(err))
 		}
 		for _, p := range res.ObjectParts {
 			parts = append(parts, blobstore.Part{Number: p.PartNumber, Size: p.Size, ETag: trimETag(p.ETag)})
@@ -120,7 +145,7 @@ func (s *Store) ListParts(ctx context.Context, key, uploadID string) ([]blobstor
 		}
 		marker = res.NextPartNumberMarker
 	}
-	slices.SortFunc(parts, func(a, b blobstore.Part) int { return a.Number - b.Number })
+	slices.SortStableFunc(parts, func(a, b blobstore.Part) int { return a.Number - b.Number })
 	return parts, nil
 }
 
@@ -135,17 +160,20 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 	if err := blobstore.ValidateParts(parts, MinPartSize); err != nil {
 		return blobstore.Info{}, fmt.Errorf("s3: complete %s: %w", key, err)
 	}
-	stored, err := s.ListParts(ctx, key, uploadID)
+	stored, err := s.listParts(ctx, key, uploadID)
 	if err != nil {
 		return blobstore.Info{}, err
 	}
 	var size int64
 	cps := make([]minio.CompletePart, len(parts))
 	for i, want := range parts {
-		if i >= len(stored) || stored[i] != want {
+		// A part is there when the server lists it; a server that keeps
+		// earlier uploads of a number lists them too, and assembles the
+		// one whose ETag it is given.
+		if !slices.Contains(stored, want) {
 			got := "is not stored"
-			if i < len(stored) && stored[i].Number == want.Number {
-				got = fmt.Sprintf("is stored with %d bytes and ETag %q", stored[i].Size, stored[i].ETag)
+			if j := slices.IndexFunc(stored, func(p blobstore.Part) bool { return p.Number == want.Number }); j >= 0 {
+				got = fmt.Sprintf("is stored with %d bytes and ETag %q", stored[j].Size, stored[j].ETag)
 			}
 			return blobstore.Info{}, fmt.Errorf("s3: complete %s: %w: part %d %s, the list says %d bytes and ETag %q",
 				key, blobstore.ErrInvalidPart, want.Number, got, want.Size, want.ETag)
@@ -157,7 +185,7 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 	defer c.end()
 	ui, err := s.core.CompleteMultipartUpload(ctx, s.bucket, s.object(key), uploadID, cps, minio.PutObjectOptions{})
 	if err != nil {
-		return blobstore.Info{}, s.classifyUpload("complete", key, c.result(err))
+		return blobstore.Info{}, s.classifyUpload("complete", key, uploadID, c.result(err))
 	}
 	modTime := ui.LastModified
 	if modTime.IsZero() {
@@ -180,7 +208,7 @@ func (s *Store) AbortMultipart(ctx context.Context, key, uploadID string) error 
 	if err == nil {
 		return nil
 	}
-	if err = s.classifyUpload("abort upload of", key, c.result(err)); errors.Is(err, blobstore.ErrNotFound) {
+	if err = s.classifyUpload("abort upload of", key, uploadID, c.result(err)); errors.Is(err, blobstore.ErrNotFound) {
 		return nil
 	}
 	return err
@@ -189,19 +217,30 @@ func (s *Store) AbortMultipart(ctx context.Context, key, uploadID string) error 
 // classifyUpload is classify for the multipart calls: NoSuchUpload
 // becomes blobstore.ErrNotFound, and the codes S3 uses for a part list it
 // cannot assemble become blobstore.ErrInvalidPart.
-func (s *Store) classifyUpload(op, key string, err error) error {
+func (s *Store) classifyUpload(op, key, uploadID string, err error) error {
 	var resp minio.ErrorResponse
 	if errors.As(err, &resp) {
 		where := fmt.Sprintf("s3: %s %s/%s%s", op, s.bucket, s.prefix, key)
 		detail := fmt.Sprintf("%s, HTTP %d", resp.Code, resp.StatusCode)
-		switch resp.Code {
-		case "NoSuchUpload":
+		switch {
+		case resp.Code == "NoSuchUpload":
 			return fmt.Errorf("%s: upload: %w (%s): %w", where, blobstore.ErrNotFound, detail, err)
-		case "InvalidPart", "InvalidPartOrder", "EntityTooSmall":
+		case resp.Code == "InvalidRequest" && malformedUploadID(uploadID):
+			// SeaweedFS refuses ids that look like paths with 400 instead
+			// of NoSuchUpload. No server hands out such an id, so there is
+			// no such upload.
+			return fmt.Errorf("%s: upload id %q: %w (%s): %w", where, uploadID, blobstore.ErrNotFound, detail, err)
+		case resp.Code == "InvalidPart" || resp.Code == "InvalidPartOrder" || resp.Code == "EntityTooSmall":
 			return fmt.Errorf("%s: %w (%s): %w", where, blobstore.ErrInvalidPart, detail, err)
 		}
 	}
 	return s.classify(op, key, err)
+}
+
+// malformedUploadID reports whether an upload id looks like a path, which
+// no server issues.
+func malformedUploadID(id string) bool {
+	return strings.Contains(id, "/") || strings.Contains(id, "..")
 }
 
 // contentType is what every blob is stored as.

@@ -64,6 +64,16 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// ServerName names the S3 server the tests run against, for tests that
+// know its quirks: S3DFS_S3_SERVER, or "versitygw" (the server New
+// starts, and the one scripts/with-s3.sh starts).
+func ServerName() string {
+	if n := os.Getenv("S3DFS_S3_SERVER"); n != "" {
+		return n
+	}
+	return "versitygw"
+}
+
 // external reads the S3DFS_S3_* environment: S3DFS_S3_ENDPOINT (host:port),
 // S3DFS_S3_ACCESS_KEY, S3DFS_S3_SECRET_KEY, and optionally S3DFS_S3_REGION
 // (default us-east-1) and S3DFS_S3_TLS=1.
