@@ -81,6 +81,7 @@ S3-compatible store or a local directory.`,
 		a.spaceCommand(), a.trashCommand(), a.versionsCommand(), a.shareCommand())
 	root.AddCommand(a.checkCommand())
 	root.AddCommand(a.benchCommand())
+	root.AddCommand(a.doctorCommand())
 	return root
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/s3dfs/s3dfs/server"
 	"github.com/s3dfs/s3dfs/server/auth"
 	"github.com/s3dfs/s3dfs/server/tus"
+	"github.com/s3dfs/s3dfs/volprobe"
 )
 
 // serveConfig is the configuration of `s3dfs serve`.
@@ -41,6 +42,7 @@ type serveConfig struct {
 	// What one user may hold (decomposedfs.Options).
 	maxLocks, maxUploads, maxGrants int
 	maxLockOwner                    byteSize
+	volumeProbe    time.Duration
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -85,6 +87,11 @@ config file (--config FILE: an object of flag names to values), then the
 defaults. ` + envHelp + `
 The serve flags follow the same rule (--addr: S3DFS_ADDR).
 
+Before it accepts writes, and then every --volume-probe-interval, the server
+checks that the metadata volume gives what s3dfs needs, against every other
+process on the root, with the blob store as the witness (see 's3dfs doctor').
+While a check fails, writes get 503 and /readyz 503; reads go on.
+
 On SIGINT or SIGTERM the server stops accepting requests, lets those in
 flight finish for --shutdown-grace, then cancels them (an upload cancelled
 that way leaves nothing behind) and exits.`,
@@ -122,6 +129,7 @@ that way leaves nothing behind) and exits.`,
 	f.IntVar(&c.maxUploads, "max-uploads-per-user", fdef.MaxUploadsPerUser, "uploads one user may have in progress in one space (507 beyond)")
 	f.IntVar(&c.maxGrants, "max-grants-per-space", fdef.MaxGrantsPerSpace, "grants (shares) a space may hold")
 	f.Var(&c.maxLockOwner, "max-lock-owner", "largest owner text of a LOCK (413 beyond)")
+	f.DurationVar(&c.volumeProbe, "volume-probe-interval", volprobe.DefaultOptions("", nil).Interval, "time between two checks of the metadata volume (three small requests to the blob store each)")
 	return cmd
 }
 
@@ -171,6 +179,11 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 		return err
 	}
 	defer stg.Close()
+	vol, err := startVolumeProbe(cmd.Context(), st, c, logger)
+	if err != nil {
+		return err
+	}
+	defer vol.Close(context.WithoutCancel(cmd.Context()))
 
 	usersPath := c.users
 	if usersPath == "" {
@@ -194,6 +207,7 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	opts.BasePath = c.basePath
 	opts.UploadTTL = c.uploadTTL
 	opts.BodyIdleTimeout = c.bodyIdle
+	opts.WriteGate = vol.Err
 	// Resumable uploads (TUS): their own URLs under /dav/uploads/, and
 	// ownCloud's POST to a folder URL. The handler sees the base path in
 	// front (server.Options.Mounts), so its Locations carry it.
@@ -242,6 +256,29 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	}
 	p, err := netip.ParsePrefix(s)
 	return p.Masked(), err
+}
+
+// startVolumeProbe starts the checks of the metadata volume; its first
+// verdict is in before the server listens.
+func startVolumeProbe(ctx context.Context, st settings, c *serveConfig, log *slog.Logger) (*volprobe.Monitor, error) {
+	witness, err := openWitness(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	o := volprobe.DefaultOptions(c.store.root, witness)
+	volumeOptions(&o, st)
+	o.Interval, o.Logger = c.volumeProbe, log
+	if err := o.Validate(); err != nil {
+		return nil, usageErrorf("--volume-probe-interval: %v", err)
+	}
+	m, err := volprobe.Start(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("volume probe: %w", err)
+	}
+	if m.Err() == nil {
+		log.Info("the metadata volume passed its checks", "root", c.store.root, "every", o.Interval)
+	}
+	return m, nil
 }
 
 // logger builds the server's logger: text or JSON on stderr, with the
