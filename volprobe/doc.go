@@ -41,8 +41,9 @@
 //	                                           the stamp file's mtime then
 //	s3dfs-volume/challenges/<target>.<pid>     "I was granted your lock"
 //
-// A round is: write the own files, list the witness, then for the other
-// processes (the peers):
+// A round is: write the own files, list the witness, announce the round
+// (its sequence number, the stamp's mtime, the challenges the listing
+// showed), then for the other processes (the peers):
 //
 //  1. the volume ids must match: another id means two metadata roots share
 //     one bucket (or the volume does not show one file the same way to all);
@@ -63,13 +64,15 @@
 //     again until they show (or 5 s pass) and so measures the staleness,
 //     which must stay within the cache mode's bound (0 in strict mode).
 //
-// Then the process announces the round (its sequence number, the mtime, the
-// challenges it saw). A round costs three small requests to the witness
-// (one PUT, one LIST, one GET), plus one GET per new peer and per open
-// challenge; nothing in a round touches user data.
+// A round costs three small requests to the witness (one PUT, one LIST,
+// one GET), plus one GET per new peer and per open challenge; nothing in
+// a round touches user data. A process also checks that its own last
+// announcement is still listed: a bucket that lost it (removed and created
+// again behind the servers' back) no longer holds the blobs either.
 //
-// Announcements expire: a peer whose announcement did not change for three
-// of its intervals plus Options.Grace is dead, and any process removes its
+// Announcements expire: a peer whose announcement did not change for its
+// announced time to live (three of its intervals and StaleCaps, plus
+// Options.Grace) is dead, and any process removes its
 // announcement, its challenges and its files. On the same host (same boot,
 // same pid namespace) a peer whose process is gone is dead at once, so a
 // server that restarts after a crash does not wait for its own old
@@ -80,9 +83,9 @@
 // Monitor.Err is nil while the volume is known safe. It returns an error
 // (wrapping ErrUnsafe) before the first round passed, while a round fails,
 // and until Options.Recover rounds in a row have passed again after a
-// failure; and once the witness could not be reached for Options.Grace
-// plus three intervals (wrapping ErrUnverified): then nothing proves that
-// the volume is still coherent. A server answers writes with 503 and
+// failure; and once the witness could not be reached for the process's
+// time to live (wrapping ErrUnverified): then nothing proves that the
+// volume is still coherent. A server answers writes with 503 and
 // /readyz with 503 while Err is not nil; reads go on.
 //
 // Before the first round, a Monitor also checks what one process can see

@@ -81,6 +81,13 @@ func (m *Monitor) round(ctx context.Context, first bool) round {
 	acks, probs := m.challengesAgainstMe(ctx, l)
 	r.Problems = append(r.Problems, probs...)
 	look := m.syncPeers(ctx, l, now)
+	// Announce the round now: the volume shows it already, and the
+	// challengers wait for the acknowledgements, which must not wait for
+	// the looks below. The verdict in it is the last round's.
+	m.me.Acks = acks
+	if err := m.announce(ctx); err != nil {
+		r.WitnessErr = err
+	}
 	// All looks of a round share one StaleCap, so that a round never
 	// takes much longer than the interval plus StaleCap.
 	lookUntil := time.Now().Add(m.opts.StaleCap)
@@ -114,14 +121,9 @@ func (m *Monitor) round(ctx context.Context, first bool) round {
 		r.Problems = append(r.Problems, m.awaitAnswers(ctx, pending, r.Peers)...)
 	}
 	m.cleanOrphans(ctx, l, now)
-	m.me.Acks = acks
+	m.me.Failing = ""
 	if len(r.Problems) > 0 {
 		m.me.Failing = r.Problems[0].Check
-	} else {
-		m.me.Failing = ""
-	}
-	if err := m.announce(ctx); err != nil {
-		r.WitnessErr = err
 	}
 	return r
 }
