@@ -28,10 +28,10 @@ type announcement struct {
 	Interval int64  `json:"interval_ms"`
 	// TTL is how long its announcement may stay unchanged while it lives:
 	// three intervals, the longest look at a peer's files, and the grace.
-	TTL  int64 `json:"ttl_ms"`
-	Lock     int64  `json:"lock"` // the byte of <root>/locks it holds
-	Seq      uint64 `json:"seq"`
-	Mtime    int64  `json:"mtime_ns"` // its stamp file's mtime at Seq
+	TTL   int64  `json:"ttl_ms"`
+	Lock  int64  `json:"lock"` // the byte of <root>/locks it holds
+	Seq   uint64 `json:"seq"`
+	Mtime int64  `json:"mtime_ns"` // its stamp file's mtime at Seq
 	// Acks are the processes whose challenges it saw in its last round.
 	Acks []string `json:"acks,omitempty"`
 	// Failing is its verdict, for humans.
