@@ -72,6 +72,9 @@ func Doctor(ctx context.Context, o DoctorOptions) (*Report, error) {
 	var mu sync.Mutex
 	var rounds []Round
 	mo := o.Options
+	// A round that looks at a stale peer takes up to StaleCap: keep a few
+	// rounds within the watch.
+	mo.StaleCap = max(min(mo.StaleCap, o.Watch/4), mo.MaxStale+mo.Interval)
 	prev := mo.afterRound
 	mo.afterRound = func(r Round) {
 		mu.Lock()

@@ -84,11 +84,11 @@ func (a *app) doctor(cmd *cobra.Command, c *doctorConfig) error {
 	if err := o.Validate(); err != nil {
 		return usageError(err)
 	}
-	fmt.Fprintf(a.stderr, "s3dfs doctor: checking %s for %v (witness: %s)\n", c.store.root, c.watch, witnessName(st))
 	rep, err := volprobe.Doctor(ctx, o)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(a.stdout, "s3dfs doctor: %s, watched for %v (witness: %s)\n\n", c.store.root, c.watch, witnessName(st))
 	if err := rep.WriteTable(a.stdout); err != nil {
 		return err
 	}

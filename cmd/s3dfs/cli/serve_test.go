@@ -37,26 +37,38 @@ func (l *lockedBuffer) String() string {
 // server stops when the test ends, and must exit 0.
 func startServe(t *testing.T, args ...string) (string, *lockedBuffer) {
 	t.Helper()
-	ctx, stop := context.WithCancel(context.Background())
+	url, logs, _ := startServeStoppable(t, args...)
+	return url, logs
+}
+
+// startServeStoppable is startServe that also returns a function that
+// stops the server (and checks that it exited 0) before the test ends.
+func startServeStoppable(t *testing.T, args ...string) (string, *lockedBuffer, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut lockedBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- cli.Execute(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), &out, &errOut)
 	}()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d:\n%s", code, errOut.String())
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("serve exited %d:\n%s", code, errOut.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("serve did not stop")
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("serve did not stop")
-		}
-	})
-	for range 300 {
+		})
+	}
+	t.Cleanup(stop)
+	for range 1500 {
 		if s, ok := strings.CutPrefix(out.String(), "s3dfs: serving "); ok {
-			return strings.TrimSpace(s), &errOut
+			return strings.TrimSpace(s), &errOut, stop
 		}
 		select {
 		case code := <-done:
@@ -65,7 +77,7 @@ func startServe(t *testing.T, args ...string) (string, *lockedBuffer) {
 		}
 	}
 	t.Fatalf("serve did not start:\n%s", errOut.String())
-	return "", nil
+	return "", nil, nil
 }
 
 func httpDo(t *testing.T, method, url, user, pass, body string) (int, string) {
