@@ -118,7 +118,9 @@ func summarize(volume string, o Options, rounds []Round) []Check {
 	peers := map[string]*seen{}
 	var order []string
 	witnessErrs := 0
+	var longest time.Duration
 	for _, r := range rounds {
+		longest = max(longest, r.Took)
 		if r.WitnessErr != nil {
 			witnessErrs++
 		}
@@ -154,7 +156,8 @@ func summarize(volume string, o Options, rounds []Round) []Check {
 		return ok
 	}
 	var out []Check
-	out = append(out, row(CheckOwnFiles, Check{CheckOwnFiles, OK, fmt.Sprintf("written in %d rounds, every %v", len(rounds), o.Interval)}))
+	out = append(out, row(CheckOwnFiles, Check{CheckOwnFiles, OK, fmt.Sprintf("written in %d rounds, every %v (the longest round took %v)",
+		len(rounds), o.Interval, longest.Round(time.Millisecond))}))
 	w := Check{CheckWitness, OK, fmt.Sprintf("%d rounds, every request answered", len(rounds))}
 	if witnessErrs > 0 {
 		w = Check{CheckWitness, Warn, fmt.Sprintf("%d of %d rounds could not reach it", witnessErrs, len(rounds))}

@@ -180,7 +180,9 @@ func (m *Monitor) loop(ctx context.Context) {
 func (m *Monitor) runRound(ctx context.Context, first bool) {
 	rctx, cancel := context.WithTimeout(ctx, 2*m.opts.Interval+m.opts.StaleCap+m.ttlFor(nil)+10*time.Second)
 	defer cancel()
+	start := time.Now()
 	r := m.round(rctx, first)
+	r.Took = time.Since(start)
 	if ctx.Err() != nil {
 		return // closing: the round was cut short, its verdict means nothing
 	}

@@ -24,6 +24,8 @@ type Round struct {
 	Peers []PeerRound
 	// Err is Monitor.Err after the round.
 	Err error
+	// Took is how long the round took.
+	Took time.Duration
 }
 
 // PeerRound is what one round found about one peer.
