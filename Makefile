@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := bin/s3dfs
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test run vet fmt bench clean
+.PHONY: all build test test-seaweedfs run vet fmt bench clean
 
 all: build
 
@@ -14,6 +14,10 @@ build:
 
 test:
 	scripts/test.sh
+
+# s3dfs on SeaweedFS (S3 gateway and weed mount); builds weed once (~6 min).
+test-seaweedfs:
+	scripts/test-seaweedfs.sh
 
 run: build
 	scripts/run.sh

@@ -174,7 +174,7 @@ func (m *Monitor) challengesAgainstMe(ctx context.Context, l listing) (acks []st
 			}
 			if ch.OFD {
 				probs = append(probs, Problem{CheckOFDPeers, fmt.Sprintf(
-					"%s was granted byte %d of %s/locks, which this process holds (OFD lock): locks are not exclusive across the processes sharing this root",
+					"%s was granted byte %d of %s/locks, which this process holds: OFD locks are not exclusive across the processes sharing this root",
 					who, m.self.lockOff, m.opts.Root)})
 			}
 			if ch.Flock {

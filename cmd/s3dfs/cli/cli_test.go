@@ -9,9 +9,11 @@ import (
 
 	"github.com/s3dfs/s3dfs/cmd/s3dfs/cli"
 	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/internal/weedtest"
 )
 
-// TestMain starts the S3 test server on demand (s3test.Main). With
+// TestMain starts the S3 test server on demand (s3test.Main), and
+// SeaweedFS for the tests of seaweedfs_test.go (weedtest.Wrap). With
 // S3DFS_TEST_RUN_CLI=1 the test binary is the s3dfs command instead, so that
 // tests can run real s3dfs processes without building one:
 //
@@ -21,7 +23,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("S3DFS_TEST_RUN_CLI") == "1" {
 		os.Exit(cli.Execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(s3test.Main(m))
+	os.Exit(weedtest.Wrap(func() int { return s3test.Main(m) }))
 }
 
 // storeEnv are the environment variables of the store flags.

@@ -1,0 +1,217 @@
+//go:build seaweedfs
+
+// The tests of s3dfs on SeaweedFS: its S3 gateway for the blobs and
+// `weed mount` (FUSE) for the metadata root. They need the weed binary
+// (scripts/install-seaweedfs.sh) and fuse3, and run with
+//
+//	go test -tags seaweedfs -run SeaweedFS ./cmd/s3dfs/cli/
+//
+// (make test-seaweedfs runs them). They fail, never skip, when SeaweedFS
+// cannot be started or mounted.
+
+package cli_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/s3dfs/s3dfs/internal/s3test"
+	"github.com/s3dfs/s3dfs/internal/weedtest"
+)
+
+func weedS3Flags(cfg s3test.Config) []string {
+	return []string{"--s3-endpoint", cfg.Endpoint, "--s3-bucket", cfg.Bucket, "--s3-access-key", cfg.AccessKey,
+		"--s3-secret-key", cfg.SecretKey, "--s3-region", cfg.Region}
+}
+
+// weedRoot makes a metadata root below a mount, with user alice.
+func weedRoot(t *testing.T, mnt string) string {
+	t.Helper()
+	root := filepath.Join(mnt, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if r := cliRun(t, "pw\n", "user", "add", "--root", root, "alice"); r.code != 0 {
+		t.Fatalf("user add: %+v", r)
+	}
+	return root
+}
+
+// One mount shared by two servers is one kernel's view of the files: its
+// locks and its changes are shared, and the servers may share it.
+func TestSeaweedFSOneMountTwoServers(t *testing.T) {
+	w := weedtest.Shared(t)
+	cleanStoreEnv(t)
+	mnt := weedtest.NewMount(t, "/"+w.S3.Bucket)
+	root := weedRoot(t, mnt)
+	args := append([]string{"--root", root, "--volume-probe-interval", "500ms", "--log-level", "warn"}, weedS3Flags(w.S3)...)
+	a, logsA := startServe(t, args...)
+	b, logsB := startServe(t, args...)
+	for _, u := range []string{a, b} {
+		if code, body := httpDo(t, "GET", u+"readyz", "", "", ""); code != http.StatusOK {
+			t.Fatalf("readyz of %s: %d %q\nA:\n%s\nB:\n%s", u, code, body, logsA, logsB)
+		}
+	}
+
+	// Read-after-write across the servers, 200 times: a write through one
+	// is what the other reads at once.
+	fails := 0
+	for i := range 200 {
+		from, to := a, b
+		if i%2 == 1 {
+			from, to = b, a
+		}
+		body := fmt.Sprintf("round %d %s", i, strings.Repeat("x", i))
+		if code, _ := httpDo(t, "PUT", from+"dav/files/alice/raw.txt", "alice", "pw", body); code != http.StatusCreated && code != http.StatusNoContent {
+			t.Fatalf("round %d: PUT: %d", i, code)
+		}
+		if code, got := httpDo(t, "GET", to+"dav/files/alice/raw.txt", "alice", "pw", ""); code != http.StatusOK || got != body {
+			fails++
+			t.Errorf("round %d: GET through the other server: %d %q, want %q", i, code, got, body)
+		}
+	}
+	t.Logf("200 write-through-one, read-through-the-other rounds: %d failures", fails)
+
+	// Concurrent uploads through both servers into one folder.
+	if code, _ := httpDo(t, "MKCOL", a+"dav/files/alice/many", "alice", "pw", ""); code != http.StatusCreated {
+		t.Fatalf("MKCOL: %d", code)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				srv := []string{a, b}[(g+i)%2]
+				name := fmt.Sprintf("dav/files/alice/many/g%d-%02d", g, i)
+				if code, _ := httpDo(t, "PUT", srv+name, "alice", "pw", name); code != http.StatusCreated {
+					t.Errorf("PUT %s: %d", name, code)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for g := range 4 {
+		for i := range 25 {
+			name := fmt.Sprintf("dav/files/alice/many/g%d-%02d", g, i)
+			srv := []string{a, b}[(g+i+1)%2] // the other server
+			if code, got := httpDo(t, "GET", srv+name, "alice", "pw", ""); code != http.StatusOK || got != name {
+				t.Errorf("GET %s: %d %q", name, code, got)
+			}
+		}
+	}
+	for _, l := range []*lockedBuffer{logsA, logsB} {
+		if strings.Contains(l.String(), "NOT safe") {
+			t.Errorf("a server found one shared mount unsafe:\n%s", l)
+		}
+	}
+	// The checker finds nothing wrong.
+	r := cliRun(t, "", append([]string{"check", "--root", root}, weedS3Flags(w.S3)...)...)
+	if r.code != 0 {
+		t.Errorf("s3dfs check after the rounds: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// Two mounts of one filer path are what two hosts see, and they share
+// neither locks nor changes in time: the second server refuses writes from
+// its first request on, the first one within seconds, and the first writes
+// again once the second is gone.
+func TestSeaweedFSTwoMountsAreRefused(t *testing.T) {
+	w := weedtest.Shared(t)
+	cleanStoreEnv(t)
+	mnt1 := weedtest.NewMount(t, "/"+w.S3.Bucket)
+	mnt2 := weedtest.NewMount(t, "/"+w.S3.Bucket)
+	root1 := weedRoot(t, mnt1)
+	root2 := filepath.Join(mnt2, "root")
+	flags := append([]string{"--volume-probe-interval", "1s"}, weedS3Flags(w.S3)...)
+	a, logsA := startServe(t, append([]string{"--root", root1}, flags...)...)
+	if code, _ := httpDo(t, "PUT", a+"dav/files/alice/before", "alice", "pw", "x"); code != http.StatusCreated {
+		t.Fatalf("PUT on the first server alone: %d\n%s", code, logsA)
+	}
+	// The second mount shows the root (users, volume id) after a while.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, f := range []string{"users.json", "volume/id"} {
+		for {
+			if _, err := os.Stat(filepath.Join(root2, f)); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the second mount does not show %s after 30 s", f)
+			}
+			time.Sleep(100 * time.Millisecond) // waiting for the other mount: no event to wait on
+		}
+	}
+
+	started := time.Now()
+	b, logsB, stopB := startServeStoppable(t, append([]string{"--root", root2}, flags...)...)
+	code, body := httpDo(t, "PUT", b+"dav/files/alice/f", "alice", "pw", "x")
+	bRefused := time.Since(started)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "writes are refused") {
+		t.Errorf("PUT on the second server: %d %q, want 503", code, body)
+	}
+	waitStatus(t, a+"readyz", http.StatusServiceUnavailable)
+	aRefused := time.Since(started)
+	t.Logf("after the second server's start: it refused its first write at %v (its start included), the first server refused at %v",
+		bRefused.Round(time.Millisecond), aRefused.Round(time.Millisecond))
+	if code, _ := httpDo(t, "PUT", a+"dav/files/alice/during", "alice", "pw", "x"); code != http.StatusServiceUnavailable {
+		t.Errorf("PUT on the first server while the second runs: %d", code)
+	}
+	for _, l := range []*lockedBuffer{logsA, logsB} {
+		if !strings.Contains(l.String(), "OFD locks are not exclusive") {
+			t.Errorf("a server's log does not say that the locks are not exclusive:\n%s", l)
+		}
+	}
+
+	stopB()
+	waitStatus(t, a+"readyz", http.StatusOK)
+	if code, _ := httpDo(t, "PUT", a+"dav/files/alice/after", "alice", "pw", "x"); code != http.StatusCreated {
+		t.Errorf("PUT on the first server after the second stopped: %d", code)
+	}
+}
+
+// The doctor on one mount passes its checks; two doctor runs at once on
+// two mounts of one path find each other and fail.
+func TestSeaweedFSDoctor(t *testing.T) {
+	w := weedtest.Shared(t)
+	cleanStoreEnv(t)
+	t.Setenv("S3DFS_TEST_RUN_CLI", "1") // for the helper process
+	mnt1 := weedtest.NewMount(t, "/"+w.S3.Bucket)
+	mnt2 := weedtest.NewMount(t, "/"+w.S3.Bucket)
+	root1, root2 := filepath.Join(mnt1, "root"), filepath.Join(mnt2, "root")
+	if err := os.Mkdir(root1, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := cliRun(t, "", append([]string{"doctor", "--root", root1, "--watch", "2s"}, weedS3Flags(w.S3)...)...)
+	t.Logf("doctor on one mount:\n%s", r.stdout)
+	if r.code != 0 {
+		t.Fatalf("doctor on one mount: exit %d\n%s", r.code, r.stderr)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(root2, "volume", "id")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second mount does not show the volume id after 30 s")
+		}
+		time.Sleep(100 * time.Millisecond) // waiting for the other mount: no event to wait on
+	}
+	var wg sync.WaitGroup
+	results := make([]cliResult, 2)
+	for i, root := range []string{root1, root2} {
+		wg.Go(func() {
+			results[i] = cliRun(t, "", append([]string{"doctor", "--root", root, "--watch", "8s"}, weedS3Flags(w.S3)...)...)
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		t.Logf("doctor on mount %d:\n%s", i+1, r.stdout)
+		if r.code != 1 || !strings.Contains(r.stdout, "OFD locks across processes and hosts   FAIL") || !strings.Contains(r.stdout, "verdict: NOT SAFE") {
+			t.Errorf("doctor on mount %d: exit %d, want 1 with a failing OFD check", i+1, r.code)
+		}
+	}
+}

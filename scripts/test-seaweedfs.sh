@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# make test-seaweedfs: s3dfs on SeaweedFS, the second S3 server and the
+# second kind of metadata volume of the tests. Builds weed once (about 6
+# minutes on two cores, cached in ~/.cache/s3dfs/bin), installs fuse3 and
+# rclone where missing, then runs, against one `weed mini` on loopback
+# ports (scripts/with-seaweedfs.sh):
+#
+#  1. the blob store conformance suite (blobstore/s3, with SeaweedFS's
+#     declared quirks), the driver suite (decomposedfs) and the volume
+#     probe's tests, blobs in SeaweedFS's S3 gateway;
+#  2. the driver suite again with its metadata roots on a `weed mount`;
+#  3. `s3dfs serve` on weed mount: two servers on one mount (read after
+#     write through the other, concurrent uploads, check clean), two mounts
+#     of one path (refused), doctor runs on one and on two mounts;
+#  4. an rclone round trip through `s3dfs serve`, blobs in SeaweedFS.
+#
+# A SeaweedFS that cannot be built, started or mounted fails the run; no
+# test is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$SECONDS
+step() { printf '== [%4ds] %s\n' "$((SECONDS - start))" "$*" >&2; }
+
+step "build or find weed"
+scripts/install-seaweedfs.sh >/dev/null
+if ! command -v rclone >/dev/null 2>&1; then
+	sudo=""
+	[[ "$(id -u)" != 0 ]] && sudo="sudo"
+	$sudo apt-get install -y rclone >&2 || { $sudo apt-get update >&2 && $sudo apt-get install -y rclone >&2; }
+fi
+
+step "blob store, driver and volume probe suites against SeaweedFS S3"
+scripts/with-seaweedfs.sh go test -count=1 -timeout 30m "$@" ./blobstore/s3/ ./decomposedfs/ ./volprobe/
+step "driver suite with its metadata roots on a weed mount"
+scripts/with-seaweedfs.sh scripts/test-on-weed-mount.sh ./decomposedfs/
+step "s3dfs serve and doctor on weed mount"
+scripts/with-seaweedfs.sh go test -tags seaweedfs -count=1 -timeout 15m -run SeaweedFS "$@" ./cmd/s3dfs/cli/
+step "rclone through s3dfs serve, blobs in SeaweedFS"
+S3DFS_RCLONE_INNER=1 scripts/with-seaweedfs.sh scripts/rclone.sh
+step "all passed"
