@@ -8,11 +8,17 @@
 #  1. the blob store conformance suite (blobstore/s3, with SeaweedFS's
 #     declared quirks), the driver suite (decomposedfs) and the volume
 #     probe's tests, blobs in SeaweedFS's S3 gateway;
-#  2. the driver suite again with its metadata roots on a `weed mount`;
-#  3. `s3dfs serve` on weed mount: two servers on one mount (read after
-#     write through the other, concurrent uploads, check clean), two mounts
-#     of one path (refused), doctor runs on one and on two mounts;
-#  4. an rclone round trip through `s3dfs serve`, blobs in SeaweedFS.
+#  2. `s3dfs serve` on weed mount: the servers refuse writes on it (its
+#     rename is not atomic for readers); with --volume-checks warn, two
+#     servers on one mount (read after write through the other, concurrent
+#     uploads, check clean); two mounts of one path (the locks and the
+#     staleness between them found within seconds); doctor runs on one and
+#     on two mounts;
+#  3. an rclone round trip through `s3dfs serve`, blobs in SeaweedFS.
+#
+# (scripts/test-on-weed-mount.sh runs the driver suite with its roots on a
+# weed mount; it is not part of this target: one of its tests fails there
+# because of the rename, as docs/design.md's support matrix says.)
 #
 # A SeaweedFS that cannot be built, started or mounted fails the run; no
 # test is skipped.
@@ -31,8 +37,6 @@ fi
 
 step "blob store, driver and volume probe suites against SeaweedFS S3"
 scripts/with-seaweedfs.sh go test -count=1 -timeout 30m "$@" ./blobstore/s3/ ./decomposedfs/ ./volprobe/
-step "driver suite with its metadata roots on a weed mount"
-scripts/with-seaweedfs.sh scripts/test-on-weed-mount.sh ./decomposedfs/
 step "s3dfs serve and doctor on weed mount"
 scripts/with-seaweedfs.sh go test -tags seaweedfs -count=1 -timeout 15m -run SeaweedFS "$@" ./cmd/s3dfs/cli/
 step "rclone through s3dfs serve, blobs in SeaweedFS"

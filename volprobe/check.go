@@ -42,6 +42,7 @@ const (
 	CheckXattr          = "xattrs"
 	CheckNanoTime       = "nanosecond times"
 	CheckRenameNoRepl   = "RENAME_NOREPLACE"
+	CheckAtomicRename   = "rename over a file, for readers"
 	CheckDirFsync       = "directory fsync"
 	CheckOFDOneProc     = "OFD locks, one process"
 	CheckFlockOneProc   = "flock, one process"

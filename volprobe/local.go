@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,6 +33,7 @@ func LocalChecks(root string, needDirFsync bool) []Check {
 		checkXattr(tmp + ".x"),
 		checkNanoTime(tmp + ".t"),
 		checkRenameNoReplace(tmp + ".r"),
+		checkAtomicRename(tmp + ".a"),
 		checkDirFsync(dir, needDirFsync),
 		checkOFDOneProcess(filepath.Join(root, "locks")),
 		checkFlockOneProcess(tmp + ".f"),
@@ -183,6 +186,65 @@ func checkRenameNoReplace(path string) Check {
 	c.Detail = "refused onto an existing name (EEXIST), done onto a free one"
 	return c
 }
+
+// checkAtomicRename reads a file while another goroutine keeps replacing
+// it by rename(2), as mpk replaces records: a reader must always find the
+// old file or the new one. Where it finds neither (a SeaweedFS mount does,
+// for most reads), a record being updated looks deleted: a 404, or a
+// listing without it, which a sync client takes for a deletion.
+func checkAtomicRename(path string) Check {
+	c := Check{Name: CheckAtomicRename}
+	if err := os.WriteFile(path, []byte("0"), 0o644); err != nil {
+		return fail(c, err)
+	}
+	defer os.Remove(path)
+	var stop atomic.Bool
+	renamed := make(chan int)
+	var werr error
+	go func() {
+		n := 0
+		for ; !stop.Load(); n++ {
+			tmp := fmt.Sprintf("%s.%d.tmp", path, n)
+			if werr = os.WriteFile(tmp, []byte(strconv.Itoa(n)), 0o644); werr == nil {
+				werr = renameFile(tmp, path)
+			}
+			if werr != nil {
+				os.Remove(tmp)
+				break
+			}
+		}
+		renamed <- n
+	}()
+	reads, missing := 0, 0
+	var rerr error
+	for start := time.Now(); time.Since(start) < renameCheckTime; reads++ {
+		if _, err := os.ReadFile(path); errors.Is(err, os.ErrNotExist) {
+			missing++
+		} else if err != nil {
+			rerr = err
+			break
+		}
+	}
+	stop.Store(true)
+	n := <-renamed
+	switch {
+	case werr != nil || rerr != nil:
+		return fail(c, errors.Join(werr, rerr))
+	case n == 0:
+		return fail(c, errors.New("no rename completed"))
+	case missing > 0:
+		c.Status, c.Detail = Fail, fmt.Sprintf("%d of %d reads found no file while it was replaced by rename (%d times): a record being updated looks deleted", missing, reads, n)
+	default:
+		c.Detail = fmt.Sprintf("%d reads while the file was replaced by rename %d times: always there", reads, n)
+	}
+	return c
+}
+
+// renameFile is os.Rename; tests make it a rename that is not atomic.
+var renameFile = os.Rename
+
+// renameCheckTime is how long checkAtomicRename reads.
+const renameCheckTime = 200 * time.Millisecond
 
 func checkDirFsync(dir string, need bool) Check {
 	c := Check{Name: CheckDirFsync}

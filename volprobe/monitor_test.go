@@ -556,3 +556,32 @@ func TestWitnessThatLosesObjectsIsRefused(t *testing.T) {
 	// The next announcement is there again: writes resume.
 	rec.until(t, "that passes again", func(r Round) bool { return r.Err == nil }, nil)
 }
+
+// A volume whose rename(2) lets readers see no file for a moment (a
+// SeaweedFS mount) fails the checks: a record being replaced would look
+// deleted.
+func TestRenameThatIsNotAtomicFails(t *testing.T) {
+	old := renameFile
+	renameFile = func(from, to string) error {
+		os.Remove(to)
+		time.Sleep(time.Millisecond) // the gap such a volume leaves (fault injection, not synchronisation)
+		return os.Rename(from, to)
+	}
+	defer func() { renameFile = old }()
+	root := newRoot(t)
+	for _, c := range LocalChecks(root, false) {
+		if c.Name != CheckAtomicRename {
+			continue
+		}
+		if c.Status != Fail || !strings.Contains(c.Detail, "looks deleted") {
+			t.Fatalf("%s with a rename that is not atomic: %s %s", c.Name, c.Status, c.Detail)
+		}
+		// And a monitor on such a volume refuses writes from the start.
+		m := start(t, testOptions(root, posixWitness(t, t.TempDir())))
+		if got := problemChecks(verdictProblems(t, m.Err(), ErrUnsafe)); !slices.Equal(got, []string{CheckAtomicRename}) {
+			t.Fatalf("problems %v", got)
+		}
+		return
+	}
+	t.Fatalf("no check %q", CheckAtomicRename)
+}

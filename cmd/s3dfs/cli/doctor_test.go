@@ -213,3 +213,31 @@ func TestServeRefusesTwoRootsPretendingToBeOne(t *testing.T) {
 		t.Errorf("the first server's log does not say that writes resume:\n%s", logsA)
 	}
 }
+
+// --volume-checks warn: the failures are logged, writes are not refused.
+func TestServeVolumeChecksWarn(t *testing.T) {
+	cfg := s3test.New(t)
+	cleanStoreEnv(t)
+	root1, root2 := t.TempDir(), t.TempDir()
+	for _, root := range []string{root1, root2} {
+		if r := cliRun(t, "pw\n", "user", "add", "--root", root, "alice"); r.code != 0 {
+			t.Fatal(r)
+		}
+	}
+	s3 := []string{"--s3-endpoint", cfg.Endpoint, "--s3-bucket", cfg.Bucket, "--s3-access-key", cfg.AccessKey,
+		"--s3-secret-key", cfg.SecretKey, "--s3-region", cfg.Region, "--volume-probe-interval", "100ms"}
+	startServe(t, append([]string{"--root", root1}, s3...)...)
+	copyFile(t, filepath.Join(root1, "volume", "id"), filepath.Join(root2, "volume", "id"))
+	b, logsB := startServe(t, append([]string{"--root", root2, "--volume-checks", "warn"}, s3...)...)
+	if code, _ := httpDo(t, "PUT", b+"dav/files/alice/f", "alice", "pw", "x"); code != http.StatusCreated {
+		t.Errorf("PUT with --volume-checks warn: %d, want 201", code)
+	}
+	if code, _ := httpDo(t, "GET", b+"readyz", "", "", ""); code != http.StatusOK {
+		t.Errorf("readyz with --volume-checks warn: %d, want 200", code)
+	}
+	for _, want := range []string{"--volume-checks warn", "NOT safe"} {
+		if !strings.Contains(logsB.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logsB)
+		}
+	}
+}

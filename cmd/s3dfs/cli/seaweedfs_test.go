@@ -23,6 +23,7 @@ import (
 
 	"github.com/s3dfs/s3dfs/internal/s3test"
 	"github.com/s3dfs/s3dfs/internal/weedtest"
+	"github.com/s3dfs/s3dfs/volprobe"
 )
 
 func weedS3Flags(cfg s3test.Config) []string {
@@ -44,23 +45,34 @@ func weedRoot(t *testing.T, mnt string) string {
 }
 
 // One mount shared by two servers is one kernel's view of the files: its
-// locks and its changes are shared, and the servers may share it.
+// locks and changes are shared, and a write through one server is read
+// through the other at once. But its rename(2) is not atomic for readers
+// (a file being replaced is missing for a moment), so a record being
+// updated can look deleted: the servers refuse writes on it. With
+// --volume-checks warn they take them, and everything else holds.
 func TestSeaweedFSOneMountTwoServers(t *testing.T) {
 	w := weedtest.Shared(t)
 	cleanStoreEnv(t)
 	mnt := weedtest.NewMount(t, "/"+w.S3.Bucket)
 	root := weedRoot(t, mnt)
 	args := append([]string{"--root", root, "--volume-probe-interval", "500ms", "--log-level", "warn"}, weedS3Flags(w.S3)...)
-	a, logsA := startServe(t, args...)
-	b, logsB := startServe(t, args...)
-	for _, u := range []string{a, b} {
-		if code, body := httpDo(t, "GET", u+"readyz", "", "", ""); code != http.StatusOK {
-			t.Fatalf("readyz of %s: %d %q\nA:\n%s\nB:\n%s", u, code, body, logsA, logsB)
-		}
-	}
 
-	// Read-after-write across the servers, 200 times: a write through one
-	// is what the other reads at once.
+	// Enforced (the default): refused, and only for the rename.
+	a, logsA, stopA := startServeStoppable(t, args...)
+	code, body := httpDo(t, "GET", a+"readyz", "", "", "")
+	if code != http.StatusServiceUnavailable || body != "not ready: the metadata volume is not safe for writes (failed: "+volprobe.CheckAtomicRename+")\n" {
+		t.Errorf("readyz on one weed mount: %d %q, want 503 for the rename check alone\n%s", code, body, logsA)
+	}
+	if code, _ := httpDo(t, "PUT", a+"dav/files/alice/x", "alice", "pw", "x"); code != http.StatusServiceUnavailable {
+		t.Errorf("PUT on one weed mount: %d, want 503", code)
+	}
+	stopA()
+
+	args = append(args, "--volume-checks", "warn")
+	a, logsA = startServe(t, args...)
+	b, logsB := startServe(t, args...)
+
+	// Read-after-write across the servers, 200 times.
 	fails := 0
 	for i := range 200 {
 		from, to := a, b
@@ -104,9 +116,13 @@ func TestSeaweedFSOneMountTwoServers(t *testing.T) {
 			}
 		}
 	}
+	// Between the two servers themselves, the probes found nothing: the
+	// only failure is the rename.
 	for _, l := range []*lockedBuffer{logsA, logsB} {
-		if strings.Contains(l.String(), "NOT safe") {
-			t.Errorf("a server found one shared mount unsafe:\n%s", l)
+		for _, bad := range []string{volprobe.CheckOFDPeers, volprobe.CheckFlockPeers, volprobe.CheckStaleness + ":"} {
+			if strings.Contains(l.String(), bad) {
+				t.Errorf("a server on one mount failed %q:\n%s", bad, l)
+			}
 		}
 	}
 	// The checker finds nothing wrong.
@@ -117,9 +133,11 @@ func TestSeaweedFSOneMountTwoServers(t *testing.T) {
 }
 
 // Two mounts of one filer path are what two hosts see, and they share
-// neither locks nor changes in time: the second server refuses writes from
-// its first request on, the first one within seconds, and the first writes
-// again once the second is gone.
+// neither locks nor changes in time. On a weed mount every server refuses
+// writes already (its rename is not atomic, see above); the second mount
+// adds the failures between the servers: the second server has them in
+// its first verdict, the first one within seconds, and they go when the
+// second server stops.
 func TestSeaweedFSTwoMountsAreRefused(t *testing.T) {
 	w := weedtest.Shared(t)
 	cleanStoreEnv(t)
@@ -129,8 +147,9 @@ func TestSeaweedFSTwoMountsAreRefused(t *testing.T) {
 	root2 := filepath.Join(mnt2, "root")
 	flags := append([]string{"--volume-probe-interval", "1s"}, weedS3Flags(w.S3)...)
 	a, logsA := startServe(t, append([]string{"--root", root1}, flags...)...)
-	if code, _ := httpDo(t, "PUT", a+"dav/files/alice/before", "alice", "pw", "x"); code != http.StatusCreated {
-		t.Fatalf("PUT on the first server alone: %d\n%s", code, logsA)
+	alone := "not ready: the metadata volume is not safe for writes (failed: " + volprobe.CheckAtomicRename + ")\n"
+	if code, body := httpDo(t, "GET", a+"readyz", "", "", ""); code != http.StatusServiceUnavailable || body != alone {
+		t.Fatalf("readyz of the first server alone: %d %q, want %q\n%s", code, body, alone, logsA)
 	}
 	// The second mount shows the root (users, volume id) after a while.
 	deadline := time.Now().Add(30 * time.Second)
@@ -148,18 +167,21 @@ func TestSeaweedFSTwoMountsAreRefused(t *testing.T) {
 
 	started := time.Now()
 	b, logsB, stopB := startServeStoppable(t, append([]string{"--root", root2}, flags...)...)
-	code, body := httpDo(t, "PUT", b+"dav/files/alice/f", "alice", "pw", "x")
-	bRefused := time.Since(started)
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "writes are refused") {
+	bStarted := time.Since(started)
+	_, body := httpDo(t, "GET", b+"readyz", "", "", "")
+	if !strings.Contains(body, volprobe.CheckOFDPeers) {
+		t.Errorf("the second server's first verdict lacks %q: %q\n%s", volprobe.CheckOFDPeers, body, logsB)
+	}
+	if code, body := httpDo(t, "PUT", b+"dav/files/alice/f", "alice", "pw", "x"); code != http.StatusServiceUnavailable || !strings.Contains(body, "writes are refused") {
 		t.Errorf("PUT on the second server: %d %q, want 503", code, body)
 	}
-	waitStatus(t, a+"readyz", http.StatusServiceUnavailable)
-	aRefused := time.Since(started)
-	t.Logf("after the second server's start: it refused its first write at %v (its start included), the first server refused at %v",
-		bRefused.Round(time.Millisecond), aRefused.Round(time.Millisecond))
-	if code, _ := httpDo(t, "PUT", a+"dav/files/alice/during", "alice", "pw", "x"); code != http.StatusServiceUnavailable {
-		t.Errorf("PUT on the first server while the second runs: %d", code)
-	}
+	waitFor(t, "the first server's verdict to name the locks", func() bool {
+		_, body := httpDo(t, "GET", a+"readyz", "", "", "")
+		return strings.Contains(body, volprobe.CheckOFDPeers)
+	})
+	aFailed := time.Since(started)
+	t.Logf("the second server started (first verdict included) in %v, failing %q; the first server's verdict named the locks %v after that start",
+		bStarted.Round(time.Millisecond), strings.TrimSpace(body), aFailed.Round(time.Millisecond))
 	for _, l := range []*lockedBuffer{logsA, logsB} {
 		if !strings.Contains(l.String(), "OFD locks are not exclusive") {
 			t.Errorf("a server's log does not say that the locks are not exclusive:\n%s", l)
@@ -167,14 +189,28 @@ func TestSeaweedFSTwoMountsAreRefused(t *testing.T) {
 	}
 
 	stopB()
-	waitStatus(t, a+"readyz", http.StatusOK)
-	if code, _ := httpDo(t, "PUT", a+"dav/files/alice/after", "alice", "pw", "x"); code != http.StatusCreated {
-		t.Errorf("PUT on the first server after the second stopped: %d", code)
+	waitFor(t, "the first server's verdict to be the rename alone again", func() bool {
+		code, body := httpDo(t, "GET", a+"readyz", "", "", "")
+		return code == http.StatusServiceUnavailable && body == alone
+	})
+}
+
+// waitFor polls cond until it holds (a bound of 60 s turns a hang into a
+// failure).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a server: no event to wait on
 	}
 }
 
-// The doctor on one mount passes its checks; two doctor runs at once on
-// two mounts of one path find each other and fail.
+// The doctor on one mount fails the rename check, and only it; two doctor
+// runs at once on two mounts of one path find each other and fail the
+// checks between them too.
 func TestSeaweedFSDoctor(t *testing.T) {
 	w := weedtest.Shared(t)
 	cleanStoreEnv(t)
@@ -187,8 +223,8 @@ func TestSeaweedFSDoctor(t *testing.T) {
 	}
 	r := cliRun(t, "", append([]string{"doctor", "--root", root1, "--watch", "2s"}, weedS3Flags(w.S3)...)...)
 	t.Logf("doctor on one mount:\n%s", r.stdout)
-	if r.code != 0 {
-		t.Fatalf("doctor on one mount: exit %d\n%s", r.code, r.stderr)
+	if r.code != 1 || strings.Count(r.stdout, " FAIL ") != 1 || !strings.Contains(r.stdout, volprobe.CheckAtomicRename+"        FAIL") {
+		t.Errorf("doctor on one mount: exit %d, want 1 with the rename check failing, and only it\n%s", r.code, r.stderr)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {

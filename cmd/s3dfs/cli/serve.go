@@ -43,6 +43,7 @@ type serveConfig struct {
 	maxLocks, maxUploads, maxGrants int
 	maxLockOwner                    byteSize
 	volumeProbe    time.Duration
+	volumeChecks   choice
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -90,7 +91,8 @@ The serve flags follow the same rule (--addr: S3DFS_ADDR).
 Before it accepts writes, and then every --volume-probe-interval, the server
 checks that the metadata volume gives what s3dfs needs, against every other
 process on the root, with the blob store as the witness (see 's3dfs doctor').
-While a check fails, writes get 503 and /readyz 503; reads go on.
+While a check fails, writes get 503 and /readyz 503; reads go on
+(--volume-checks warn only logs the failures).
 
 On SIGINT or SIGTERM the server stops accepting requests, lets those in
 flight finish for --shutdown-grace, then cancels them (an upload cancelled
@@ -129,6 +131,8 @@ that way leaves nothing behind) and exits.`,
 	f.IntVar(&c.maxUploads, "max-uploads-per-user", fdef.MaxUploadsPerUser, "uploads one user may have in progress in one space (507 beyond)")
 	f.IntVar(&c.maxGrants, "max-grants-per-space", fdef.MaxGrantsPerSpace, "grants (shares) a space may hold")
 	f.Var(&c.maxLockOwner, "max-lock-owner", "largest owner text of a LOCK (413 beyond)")
+	c.volumeChecks = newChoice("enforce", "enforce", "warn")
+	f.Var(&c.volumeChecks, "volume-checks", "enforce: refuse writes while the metadata volume fails its checks; warn: only log the failures (for measurements, or a failure judged harmless)")
 	f.DurationVar(&c.volumeProbe, "volume-probe-interval", volprobe.DefaultOptions("", nil).Interval, "time between two checks of the metadata volume (three small requests to the blob store each)")
 	return cmd
 }
@@ -207,7 +211,11 @@ func (a *app) serve(cmd *cobra.Command, c *serveConfig) error {
 	opts.BasePath = c.basePath
 	opts.UploadTTL = c.uploadTTL
 	opts.BodyIdleTimeout = c.bodyIdle
-	opts.WriteGate = vol.Err
+	if c.volumeChecks.value == "enforce" {
+		opts.WriteGate = vol.Err
+	} else {
+		logger.Warn("--volume-checks warn: the metadata volume's failures are only logged, writes are never refused for them")
+	}
 	// Resumable uploads (TUS): their own URLs under /dav/uploads/, and
 	// ownCloud's POST to a folder URL. The handler sees the base path in
 	// front (server.Options.Mounts), so its Locations carry it.
