@@ -245,4 +245,4 @@ rc check-moved-download check --download --include 'f00*' --checkers 16 "$many" 
 	fail "rclone check --download of files of the moved folder:$(log check-moved-download)"
 step "moved folder: 1000 members, old path 404, the same $nbefore objects in the bucket, sizes and checksums intact (content of 99 downloaded)"
 
-echo "== rclone against s3dfs serve (S3: versitygw): round trip of $n files and a metadata-only MOVE of 1 000 files passed in $((SECONDS - start)) s" >&2
+echo "== rclone against s3dfs serve (S3: ${S3DFS_S3_SERVER:-versitygw}): round trip of $n files and a metadata-only MOVE of 1 000 files passed in $((SECONDS - start)) s" >&2

@@ -93,6 +93,7 @@ func run(roots []string, out string) error {
 	defer func() {
 		for _, s := range srvs {
 			s.stop()
+			os.RemoveAll(s.root)
 		}
 	}()
 	for i, r := range roots {
@@ -104,9 +105,10 @@ func run(roots []string, out string) error {
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(base)
 		s := &server{name: name, dir: dir, root: base}
-		if b, err := exec.Command(bin, "user", "add", "--root", base, user).CombinedOutput(); err != nil {
+		add := exec.Command(bin, "user", "add", "--root", base, user)
+		add.Stdin = strings.NewReader(pass + "\n")
+		if b, err := add.CombinedOutput(); err != nil {
 			return fmt.Errorf("user add on %s: %v: %s", name, err, b)
 		}
 		// --volume-checks warn: on a weed mount the servers would refuse
