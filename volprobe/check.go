@@ -109,12 +109,7 @@ func (e *VerdictError) Unwrap() error { return e.Kind }
 
 // Summary is the verdict without hosts, paths or ids: for HTTP clients.
 func (e *VerdictError) Summary() string {
-	var names []string
-	for _, p := range e.Problems {
-		if !contains(names, p.Check) {
-			names = append(names, p.Check)
-		}
-	}
+	names := problemChecks(e.Problems)
 	s := strings.TrimPrefix(e.Kind.Error(), "volprobe: ")
 	if len(names) > 0 {
 		s += " (failed: " + strings.Join(names, ", ") + ")"

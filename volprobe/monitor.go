@@ -36,7 +36,8 @@ type Monitor struct {
 	failing     bool
 	passed      int // rounds passed since the last failure
 	lastFailed  []Problem
-	logged      string // the problems last logged
+	logged      string    // the failing checks last logged
+	loggedAt    time.Time // when
 
 	err    atomic.Pointer[errBox]
 	cancel context.CancelFunc
@@ -240,32 +241,50 @@ func kindOf(problems []Problem) error {
 	return ErrUnverified
 }
 
-// logVerdict logs the verdict when it changes: an error with every detail
-// when writes stop, a line when they resume.
+// logVerdict logs the verdict when the set of failing checks changes (and
+// every relogEvery while it fails): an error with every detail when the
+// volume fails, a line when it passes again. The details (how late, which
+// round) change every round; the checks that fail are what is news.
 func (m *Monitor) logVerdict(ctx context.Context, r round) {
 	var key string
-	if r.Err != nil {
-		var ve *VerdictError
-		if errors.As(r.Err, &ve) && ve.Need == 0 {
-			var parts []string
-			for _, p := range ve.Problems {
-				parts = append(parts, p.Check+": "+p.Detail)
-			}
-			key = strings.Join(parts, "\n")
-		} else {
-			key = m.logged // recovering: nothing new to say
+	var ve *VerdictError
+	if errors.As(r.Err, &ve) {
+		key = strings.Join(problemChecks(ve.Problems), ", ")
+	}
+	now := time.Now()
+	if key == m.logged && (key == "" || now.Sub(m.loggedAt) < relogEvery) {
+		return
+	}
+	m.logged, m.loggedAt = key, now
+	consequence := "writes are refused (503) until it passes again"
+	if m.opts.LogOnly {
+		consequence = "writes go on (log only)"
+	}
+	if key == "" {
+		m.log.InfoContext(ctx, "volume probe: the metadata volume passes its checks again", "root", m.opts.Root, "rounds", m.opts.Recover)
+		return
+	}
+	var details []string
+	for _, p := range ve.Problems {
+		details = append(details, p.Check+": "+p.Detail)
+	}
+	m.log.ErrorContext(ctx, "volume probe: the metadata volume is NOT safe: "+consequence,
+		"root", m.opts.Root, "failed", key, "problems", details)
+}
+
+// relogEvery is how often a verdict that stays failing is logged again.
+const relogEvery = time.Minute
+
+// problemChecks are the names of the checks that problems are about, in
+// order of first appearance.
+func problemChecks(ps []Problem) []string {
+	var out []string
+	for _, p := range ps {
+		if !contains(out, p.Check) {
+			out = append(out, p.Check)
 		}
 	}
-	if key == m.logged {
-		return
-	}
-	m.logged = key
-	if key == "" {
-		m.log.InfoContext(ctx, "volume probe: the metadata volume passes its checks again; writes resume", "root", m.opts.Root, "rounds", m.opts.Recover)
-		return
-	}
-	m.log.ErrorContext(ctx, "volume probe: the metadata volume is NOT safe: writes are refused (503) until it passes again",
-		"root", m.opts.Root, "problems", strings.Split(key, "\n"))
+	return out
 }
 
 func (m *Monitor) announce(ctx context.Context) error {

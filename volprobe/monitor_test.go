@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,7 +62,7 @@ func start(t *testing.T, o Options) *Monitor {
 	return m
 }
 
-func problemChecks(ps []Problem) []string {
+func sortedChecks(ps []Problem) []string {
 	var out []string
 	for _, p := range ps {
 		if !slices.Contains(out, p.Check) {
@@ -219,7 +220,7 @@ func TestTwoRootsPretendingToBeOneAreRefused(t *testing.T) {
 			}
 
 			b := start(t, testOptions(root2, w))
-			got := problemChecks(verdictProblems(t, b.Err(), ErrUnsafe))
+			got := sortedChecks(verdictProblems(t, b.Err(), ErrUnsafe))
 			want := []string{CheckOFDPeers, CheckFlockPeers, CheckStaleness}
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
@@ -227,7 +228,7 @@ func TestTwoRootsPretendingToBeOneAreRefused(t *testing.T) {
 			}
 			// Both locks were confirmed by the first process, which is alive.
 			reca.until(t, "of the first process that saw the challenge", func(r Round) bool {
-				got := problemChecks(r.Problems)
+				got := sortedChecks(r.Problems)
 				return slices.Contains(got, CheckOFDPeers) && slices.Contains(got, CheckFlockPeers)
 			}, nil)
 			verdictProblems(t, a.Err(), ErrUnsafe)
@@ -270,7 +271,7 @@ func TestTwoRootsOnOneBucketAreRefused(t *testing.T) {
 	start(t, testOptions(newRoot(t), w))
 	b := start(t, testOptions(newRoot(t), w))
 	ps := verdictProblems(t, b.Err(), ErrUnsafe)
-	if got := problemChecks(ps); !slices.Equal(got, []string{CheckVolumeID}) {
+	if got := sortedChecks(ps); !slices.Equal(got, []string{CheckVolumeID}) {
 		t.Fatalf("problems %v, want only %q: %v", got, CheckVolumeID, ps)
 	}
 }
@@ -313,15 +314,29 @@ func TestLateChangesAreRefusedAndWritesResume(t *testing.T) {
 	laggy.Store(true)
 	o := testOptions(root, w)
 	o.look = lagLook(&laggy, 100*time.Millisecond)
+	var logs syncBuffer
+	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	rec := record(&o)
 	b := start(t, o)
 
 	ps := verdictProblems(t, b.Err(), ErrUnsafe)
-	if got := problemChecks(ps); !slices.Equal(got, []string{CheckStaleness}) {
+	if got := sortedChecks(ps); !slices.Equal(got, []string{CheckStaleness}) {
 		t.Fatalf("a volume 100 ms late failed %v, want only %q: %v", got, CheckStaleness, ps)
 	}
 	if !strings.Contains(ps[0].Detail, "strict cache mode") || !strings.Contains(ps[0].Detail, "showed after") {
 		t.Errorf("the problem does not say how late and against which bound: %s", ps[0].Detail)
+	}
+
+	// Several failing rounds, one log line: the details change every
+	// round, the failing checks do not.
+	failing := 0
+	rec.until(t, "after five failing rounds", func(r Round) bool { return failing >= 5 }, func(r Round) {
+		if len(r.Problems) > 0 {
+			failing++
+		}
+	})
+	if n := strings.Count(logs.String(), "NOT safe"); n != 1 {
+		t.Errorf("%d failing rounds logged %d times, want once:\n%s", failing, n, logs.String())
 	}
 
 	laggy.Store(false)
@@ -333,6 +348,9 @@ func TestLateChangesAreRefusedAndWritesResume(t *testing.T) {
 	rec.until(t, "after which writes resume", func(r Round) bool { return r.Err == nil }, nil)
 	if err := b.Err(); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "passes its checks again") {
+		t.Errorf("the recovery is not logged:\n%s", logs.String())
 	}
 }
 
@@ -480,7 +498,7 @@ func TestWitnessOutageLeavesTheVolumeUnverified(t *testing.T) {
 	}
 	rec.until(t, "that gives up on the witness", func(r Round) bool { return r.Err != nil }, nil)
 	ps := verdictProblems(t, m.Err(), ErrUnverified)
-	if got := problemChecks(ps); !slices.Equal(got, []string{CheckWitness}) {
+	if got := sortedChecks(ps); !slices.Equal(got, []string{CheckWitness}) {
 		t.Fatalf("problems %v", ps)
 	}
 	w.off.Store(false)
@@ -549,7 +567,7 @@ func TestWitnessThatLosesObjectsIsRefused(t *testing.T) {
 			break
 		}
 	}
-	if got := problemChecks(r.Problems); !slices.Equal(got, []string{CheckWitness}) || !strings.Contains(r.Problems[0].Detail, "lost objects") {
+	if got := sortedChecks(r.Problems); !slices.Equal(got, []string{CheckWitness}) || !strings.Contains(r.Problems[0].Detail, "lost objects") {
 		t.Fatalf("problems %v", r.Problems)
 	}
 	verdictProblems(t, r.Err, ErrUnverified)
@@ -578,10 +596,28 @@ func TestRenameThatIsNotAtomicFails(t *testing.T) {
 		}
 		// And a monitor on such a volume refuses writes from the start.
 		m := start(t, testOptions(root, posixWitness(t, t.TempDir())))
-		if got := problemChecks(verdictProblems(t, m.Err(), ErrUnsafe)); !slices.Equal(got, []string{CheckAtomicRename}) {
+		if got := sortedChecks(verdictProblems(t, m.Err(), ErrUnsafe)); !slices.Equal(got, []string{CheckAtomicRename}) {
 			t.Fatalf("problems %v", got)
 		}
 		return
 	}
 	t.Fatalf("no check %q", CheckAtomicRename)
+}
+
+// syncBuffer is a log destination that rounds and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -42,6 +42,10 @@ type Options struct {
 	NeedDirFsync bool
 	// Logger gets the verdict's changes; nil means slog.Default().
 	Logger *slog.Logger
+	// LogOnly tells the monitor that its caller does not refuse writes
+	// for a failing verdict (s3dfs serve --volume-checks warn), so that the
+	// log says so.
+	LogOnly bool
 
 	// look replaces the way a peer's files are read (tests simulate a
 	// volume that shows changes late with it).

@@ -209,7 +209,7 @@ func TestServeRefusesTwoRootsPretendingToBeOne(t *testing.T) {
 	if code, _ := httpDo(t, "PUT", a+"dav/files/alice/after", "alice", "pw", "x"); code != http.StatusCreated {
 		t.Errorf("PUT on the first server after the second stopped: %d", code)
 	}
-	if !strings.Contains(logsA.String(), "writes resume") {
+	if !strings.Contains(logsA.String(), "passes its checks again") {
 		t.Errorf("the first server's log does not say that writes resume:\n%s", logsA)
 	}
 }
@@ -235,7 +235,7 @@ func TestServeVolumeChecksWarn(t *testing.T) {
 	if code, _ := httpDo(t, "GET", b+"readyz", "", "", ""); code != http.StatusOK {
 		t.Errorf("readyz with --volume-checks warn: %d, want 200", code)
 	}
-	for _, want := range []string{"--volume-checks warn", "NOT safe"} {
+	for _, want := range []string{"--volume-checks warn", "NOT safe: writes go on (log only)"} {
 		if !strings.Contains(logsB.String(), want) {
 			t.Errorf("the log lacks %q:\n%s", want, logsB)
 		}

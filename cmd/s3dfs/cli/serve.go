@@ -276,6 +276,7 @@ func startVolumeProbe(ctx context.Context, st settings, c *serveConfig, log *slo
 	o := volprobe.DefaultOptions(c.store.root, witness)
 	volumeOptions(&o, st)
 	o.Interval, o.Logger = c.volumeProbe, log
+	o.LogOnly = c.volumeChecks.value != "enforce"
 	if err := o.Validate(); err != nil {
 		return nil, usageErrorf("--volume-probe-interval: %v", err)
 	}
