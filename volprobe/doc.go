@@ -90,8 +90,10 @@
 //
 // Before the first round, a Monitor also checks what one process can see
 // alone (LocalChecks): user extended attributes, nanosecond times,
-// RENAME_NOREPLACE, directory fsync, and OFD locks and flock between two
-// open file descriptions. Doctor runs all of it on demand, adds a check
+// RENAME_NOREPLACE, that a file replaced by rename(2) is never missing for
+// a reader (a SeaweedFS mount fails this one), directory fsync, and OFD
+// locks and flock between two open file descriptions. A failure there
+// fails every round. Doctor runs all of it on demand, adds a check
 // across two processes on this host (a helper process), watches the
 // witness for a while so that doctor runs on several hosts find each other,
 // and returns a verdict table.
