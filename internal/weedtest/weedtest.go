@@ -29,6 +29,7 @@ var pkg struct {
 	mini     *Mini
 	dir      string
 	startErr error
+	ext      *extConfig // the environment, read once
 }
 
 // Main runs the tests of a package that uses Shared or NewMount and
@@ -60,6 +61,30 @@ func Wrap(run func() int) int {
 // shared returns the S3 settings (without bucket) and the filer of the
 // shared server, starting it on first use.
 func shared() (s3test.Config, string, error) {
+	// The environment is read once: tests blank the S3DFS_S3_* variables
+	// (the store flags' environment) once they have their server.
+	pkg.mu.Lock()
+	if pkg.ext == nil {
+		c, filer, err := external()
+		pkg.ext = &extConfig{c, filer, err}
+	}
+	ext := *pkg.ext
+	pkg.mu.Unlock()
+	if ext.filer != "" || ext.err != nil {
+		return ext.cfg, ext.filer, ext.err
+	}
+	return startShared()
+}
+
+type extConfig struct {
+	cfg   s3test.Config
+	filer string
+	err   error
+}
+
+// external reads S3DFS_WEED_FILER and the S3DFS_S3_* variables of its S3
+// gateway; filer is empty when none is set.
+func external() (s3test.Config, string, error) {
 	if filer := os.Getenv("S3DFS_WEED_FILER"); filer != "" {
 		c := s3test.Config{
 			Endpoint:  os.Getenv("S3DFS_S3_ENDPOINT"),
@@ -75,6 +100,11 @@ func shared() (s3test.Config, string, error) {
 		}
 		return c, filer, nil
 	}
+	return s3test.Config{}, "", nil
+}
+
+// startShared starts the binary's weed mini on first use.
+func startShared() (s3test.Config, string, error) {
 	pkg.mu.Lock()
 	defer pkg.mu.Unlock()
 	if !pkg.managed {
