@@ -56,7 +56,7 @@ func TestWriteGateRefusesWritesAndReadyz(t *testing.T) {
 		{method: "DELETE", path: "/dav/trash-bin/" + alice + "/x"},
 	} {
 		resp := e.do(r)
-		body := readAll(t, resp)
+		body := readBody(t, resp)
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("%s %s with the gate closed: %d, want 503", r.method, r.path, resp.StatusCode)
 			continue
@@ -93,7 +93,7 @@ func TestWriteGateRefusesWritesAndReadyz(t *testing.T) {
 	e.must(http.StatusNoContent, req{method: "PATCH", path: "/dav/uploads/123"})
 }
 
-func readAll(t *testing.T, resp *http.Response) string {
+func readBody(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	var b strings.Builder

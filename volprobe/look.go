@@ -15,6 +15,7 @@ type observation struct {
 	statMtime, fstatMtime int64  // the stamp's mtime by path and by the kept descriptor
 	statIno, fstatIno     uint64 // to notice a kept descriptor of a replaced file
 	xattrSeq, recSeq      uint64 // the stamp's attribute and the record's content
+	recMissing            bool   // the record file was not there
 }
 
 // lookFunc reads a peer's files: the stamp file by path and through kept
@@ -52,7 +53,9 @@ func look(stamp, rec string, kept *os.File) (observation, error) {
 	b, err := os.ReadFile(rec)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		// Not written yet: sequence 0.
+		// Not written yet, or being replaced on a volume whose rename is
+		// not atomic: sequence 0.
+		o.recMissing = true
 	case err != nil:
 		return o, err
 	default:
@@ -76,7 +79,10 @@ func lag(o observation, a *announcement, kept bool) []string {
 	if o.xattrSeq < a.Seq {
 		out = append(out, fmt.Sprintf("xattr round %d < %d", o.xattrSeq, a.Seq))
 	}
-	if o.recSeq < a.Seq {
+	switch {
+	case o.recMissing && a.Seq > 1:
+		out = append(out, "replaced file missing")
+	case o.recSeq < a.Seq:
 		out = append(out, fmt.Sprintf("replaced file's round %d < %d", o.recSeq, a.Seq))
 	}
 	return out

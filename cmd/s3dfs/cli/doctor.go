@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ import (
 	"github.com/s3dfs/s3dfs/blobstore/s3"
 	"github.com/s3dfs/s3dfs/cache"
 	"github.com/s3dfs/s3dfs/metadata/mpk"
+	"github.com/s3dfs/s3dfs/storeid"
 	"github.com/s3dfs/s3dfs/volprobe"
 )
 
@@ -40,7 +42,8 @@ once (strict cache mode) or within a second (relaxed).
 
 The doctor never touches user data: it writes below <root>/volume, on bytes
 of <root>/locks that no node lock uses, and below s3dfs-volume/ in the
-bucket, and removes what it wrote. The root must exist.
+bucket, and removes what it wrote. The root must exist; an empty one (no
+store yet: vet a volume before 's3dfs init') is left empty.
 
 Exit status: 0 the volume is safe (warnings included), 1 a check failed or
 the doctor could not run, 2 usage error. ` + envHelp,
@@ -70,6 +73,13 @@ func (a *app) doctor(cmd *cobra.Command, c *doctorConfig) error {
 		return err
 	}
 	ctx := cmd.Context()
+	// A root that holds no store yet (the doctor is how to vet a volume
+	// before 's3dfs init') is left as it was found: 's3dfs init' wants it
+	// empty.
+	if state, _, err := storeid.Inspect(c.store.root); err == nil && state == storeid.Empty {
+		before, _ := os.ReadDir(c.store.root)
+		defer removeNewEntries(c.store.root, before)
+	}
 	witness, err := openWitness(ctx, st)
 	if err != nil {
 		return err
@@ -98,11 +108,27 @@ func (a *app) doctor(cmd *cobra.Command, c *doctorConfig) error {
 	return nil
 }
 
+// removeNewEntries removes what dir holds now and did not hold before.
+func removeNewEntries(dir string, before []os.DirEntry) {
+	had := map[string]bool{}
+	for _, e := range before {
+		had[e.Name()] = true
+	}
+	now, _ := os.ReadDir(dir)
+	for _, e := range now {
+		if !had[e.Name()] {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
 // openWitness opens the blob store of st alone: the store every process of
 // the root shares, which the volume probes use as their witness.
 func openWitness(ctx context.Context, st settings) (blobstore.Store, error) {
 	if st.useS3 {
-		s, err := s3.New(ctx, st.s3)
+		o := st.s3
+		o.CreateBucket = false // only 's3dfs init' creates buckets
+		s, err := s3.New(ctx, o)
 		if err != nil {
 			return nil, fmt.Errorf("open S3 bucket %s at %s: %w", st.s3.Bucket, st.s3.Endpoint, err)
 		}

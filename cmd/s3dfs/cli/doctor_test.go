@@ -33,10 +33,42 @@ func TestDoctorOnALocalDisk(t *testing.T) {
 			t.Errorf("the report lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	entries, _ := os.ReadDir(filepath.Join(root, "volume"))
-	if len(entries) != 1 || entries[0].Name() != "id" {
-		t.Errorf("the doctor left files behind: %v", entries)
+	// The root held no store: the doctor leaves it empty, for 's3dfs init'.
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("the doctor left files behind in a root without a store: %v", entries)
 	}
+	if r := cliRun(t, "", "init", "--root", root); r.code != 0 {
+		t.Errorf("init after the doctor: %+v", r)
+	}
+}
+
+// initStore makes a store at root with the blob store flags, and user
+// alice (password pw).
+func initStore(t *testing.T, root string, flags ...string) {
+	t.Helper()
+	if r := cliRun(t, "", append([]string{"init", "--root", root}, flags...)...); r.code != 0 {
+		t.Fatalf("init: %+v", r)
+	}
+	if r := cliRun(t, "pw\n", "user", "add", "--root", root, "alice"); r.code != 0 {
+		t.Fatalf("user add: %+v", r)
+	}
+}
+
+// pretendRoot makes to claim to be the store and volume at from (a copy of
+// its identity and volume id, like a second mount of one path shows), with
+// user alice of its own.
+func pretendRoot(t *testing.T, from, to string) {
+	t.Helper()
+	copyFile(t, filepath.Join(from, "store.json"), filepath.Join(to, "store.json"))
+	copyFile(t, filepath.Join(from, "volume", "id"), filepath.Join(to, "volume", "id"))
+	if r := cliRun(t, "pw\n", "user", "add", "--root", to, "alice"); r.code != 0 {
+		t.Fatalf("user add: %+v", r)
+	}
+}
+
+// s3Args are s3Flags with the keys.
+func s3Args(cfg s3test.Config) []string {
+	return append(s3Flags(cfg), "--s3-access-key", cfg.AccessKey, "--s3-secret-key", cfg.SecretKey)
 }
 
 func TestDoctorUsage(t *testing.T) {
@@ -54,12 +86,13 @@ func TestDoctorsOnTwoRootsPretendingToBeOneFail(t *testing.T) {
 	cleanStoreEnv(t)
 	t.Setenv("S3DFS_TEST_RUN_CLI", "1") // for the helper process
 	root1, root2 := t.TempDir(), t.TempDir()
-	s3 := []string{"--s3-endpoint", cfg.Endpoint, "--s3-bucket", cfg.Bucket, "--s3-access-key", cfg.AccessKey, "--s3-secret-key", cfg.SecretKey, "--s3-region", cfg.Region}
+	s3 := s3Args(cfg)
+	initStore(t, root1, s3...)
 	// A first short run creates the volume id.
 	if r := cliRun(t, "", append([]string{"doctor", "--root", root1, "--watch", "0s"}, s3...)...); r.code != 0 {
 		t.Fatalf("doctor: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	copyFile(t, filepath.Join(root1, "volume", "id"), filepath.Join(root2, "volume", "id"))
+	pretendRoot(t, root1, root2)
 
 	var wg sync.WaitGroup
 	results := make([]cliResult, 2)
@@ -123,11 +156,8 @@ func TestServeTwoServersOnOneRoot(t *testing.T) {
 	cfg := s3test.New(t)
 	cleanStoreEnv(t)
 	root := t.TempDir()
-	if r := cliRun(t, "pw\n", "user", "add", "--root", root, "alice"); r.code != 0 {
-		t.Fatal(r)
-	}
-	args := []string{"--root", root, "--s3-endpoint", cfg.Endpoint, "--s3-bucket", cfg.Bucket, "--s3-access-key", cfg.AccessKey,
-		"--s3-secret-key", cfg.SecretKey, "--s3-region", cfg.Region, "--volume-probe-interval", "100ms", "--log-level", "warn"}
+	initStore(t, root, s3Args(cfg)...)
+	args := append([]string{"--root", root, "--volume-probe-interval", "100ms", "--log-level", "warn"}, s3Args(cfg)...)
 	a, logsA := startServe(t, args...)
 	b, logsB := startServe(t, args...)
 	for _, u := range []string{a, b} {
@@ -159,18 +189,13 @@ func TestServeRefusesTwoRootsPretendingToBeOne(t *testing.T) {
 	cfg := s3test.New(t)
 	cleanStoreEnv(t)
 	root1, root2 := t.TempDir(), t.TempDir()
-	for _, root := range []string{root1, root2} {
-		if r := cliRun(t, "pw\n", "user", "add", "--root", root, "alice"); r.code != 0 {
-			t.Fatal(r)
-		}
-	}
-	s3 := []string{"--s3-endpoint", cfg.Endpoint, "--s3-bucket", cfg.Bucket, "--s3-access-key", cfg.AccessKey,
-		"--s3-secret-key", cfg.SecretKey, "--s3-region", cfg.Region, "--volume-probe-interval", "100ms"}
+	initStore(t, root1, s3Args(cfg)...)
+	s3 := append(s3Args(cfg), "--volume-probe-interval", "100ms")
 	a, logsA := startServe(t, append([]string{"--root", root1}, s3...)...)
 	if code, _ := httpDo(t, "PUT", a+"dav/files/alice/before", "alice", "pw", "x"); code != http.StatusCreated {
 		t.Fatalf("PUT on A alone: %d\n%s", code, logsA)
 	}
-	copyFile(t, filepath.Join(root1, "volume", "id"), filepath.Join(root2, "volume", "id"))
+	pretendRoot(t, root1, root2)
 
 	b, logsB, stopB := startServeStoppable(t, append([]string{"--root", root2}, s3...)...)
 	code, body := httpDo(t, "PUT", b+"dav/files/alice/f", "alice", "pw", "x")
@@ -219,15 +244,10 @@ func TestServeVolumeChecksWarn(t *testing.T) {
 	cfg := s3test.New(t)
 	cleanStoreEnv(t)
 	root1, root2 := t.TempDir(), t.TempDir()
-	for _, root := range []string{root1, root2} {
-		if r := cliRun(t, "pw\n", "user", "add", "--root", root, "alice"); r.code != 0 {
-			t.Fatal(r)
-		}
-	}
-	s3 := []string{"--s3-endpoint", cfg.Endpoint, "--s3-bucket", cfg.Bucket, "--s3-access-key", cfg.AccessKey,
-		"--s3-secret-key", cfg.SecretKey, "--s3-region", cfg.Region, "--volume-probe-interval", "100ms"}
+	initStore(t, root1, s3Args(cfg)...)
+	s3 := append(s3Args(cfg), "--volume-probe-interval", "100ms")
 	startServe(t, append([]string{"--root", root1}, s3...)...)
-	copyFile(t, filepath.Join(root1, "volume", "id"), filepath.Join(root2, "volume", "id"))
+	pretendRoot(t, root1, root2)
 	b, logsB := startServe(t, append([]string{"--root", root2, "--volume-checks", "warn"}, s3...)...)
 	if code, _ := httpDo(t, "PUT", b+"dav/files/alice/f", "alice", "pw", "x"); code != http.StatusCreated {
 		t.Errorf("PUT with --volume-checks warn: %d, want 201", code)

@@ -31,16 +31,12 @@ func weedS3Flags(cfg s3test.Config) []string {
 		"--s3-secret-key", cfg.SecretKey, "--s3-region", cfg.Region}
 }
 
-// weedRoot makes a metadata root below a mount, with user alice.
-func weedRoot(t *testing.T, mnt string) string {
+// weedRoot makes a store below a mount, its blobs in the bucket of cfg,
+// with user alice.
+func weedRoot(t *testing.T, mnt string, cfg s3test.Config) string {
 	t.Helper()
 	root := filepath.Join(mnt, "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if r := cliRun(t, "pw\n", "user", "add", "--root", root, "alice"); r.code != 0 {
-		t.Fatalf("user add: %+v", r)
-	}
+	initStore(t, root, weedS3Flags(cfg)...)
 	return root
 }
 
@@ -54,7 +50,7 @@ func TestSeaweedFSOneMountTwoServers(t *testing.T) {
 	w := weedtest.Shared(t)
 	cleanStoreEnv(t)
 	mnt := weedtest.NewMount(t, "/"+w.S3.Bucket)
-	root := weedRoot(t, mnt)
+	root := weedRoot(t, mnt, w.S3)
 	args := append([]string{"--root", root, "--volume-probe-interval", "500ms", "--log-level", "warn"}, weedS3Flags(w.S3)...)
 
 	// Enforced (the default): refused, and only for the rename.
@@ -116,12 +112,20 @@ func TestSeaweedFSOneMountTwoServers(t *testing.T) {
 			}
 		}
 	}
-	// Between the two servers themselves, the probes found nothing: the
-	// only failure is the rename.
+	// Between the two servers themselves, the locks hold, and every change
+	// shows at once, but for the rename again: a record file being replaced
+	// is sometimes missing when the other looks.
 	for _, l := range []*lockedBuffer{logsA, logsB} {
-		for _, bad := range []string{volprobe.CheckOFDPeers, volprobe.CheckFlockPeers, volprobe.CheckStaleness + ":"} {
+		for _, bad := range []string{volprobe.CheckOFDPeers, volprobe.CheckFlockPeers} {
 			if strings.Contains(l.String(), bad) {
 				t.Errorf("a server on one mount failed %q:\n%s", bad, l)
+			}
+		}
+		for _, line := range strings.Split(l.String(), "\n") {
+			for _, p := range strings.Split(line, volprobe.CheckStaleness+": ")[1:] {
+				if !strings.Contains(p, "at first look: replaced file missing") {
+					t.Errorf("a server on one mount found changes late, not for the rename: %s", p)
+				}
 			}
 		}
 	}
@@ -143,7 +147,7 @@ func TestSeaweedFSTwoMountsAreRefused(t *testing.T) {
 	cleanStoreEnv(t)
 	mnt1 := weedtest.NewMount(t, "/"+w.S3.Bucket)
 	mnt2 := weedtest.NewMount(t, "/"+w.S3.Bucket)
-	root1 := weedRoot(t, mnt1)
+	root1 := weedRoot(t, mnt1, w.S3)
 	root2 := filepath.Join(mnt2, "root")
 	flags := append([]string{"--volume-probe-interval", "1s"}, weedS3Flags(w.S3)...)
 	a, logsA := startServe(t, append([]string{"--root", root1}, flags...)...)
@@ -217,10 +221,7 @@ func TestSeaweedFSDoctor(t *testing.T) {
 	t.Setenv("S3DFS_TEST_RUN_CLI", "1") // for the helper process
 	mnt1 := weedtest.NewMount(t, "/"+w.S3.Bucket)
 	mnt2 := weedtest.NewMount(t, "/"+w.S3.Bucket)
-	root1, root2 := filepath.Join(mnt1, "root"), filepath.Join(mnt2, "root")
-	if err := os.Mkdir(root1, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root1, root2 := weedRoot(t, mnt1, w.S3), filepath.Join(mnt2, "root")
 	r := cliRun(t, "", append([]string{"doctor", "--root", root1, "--watch", "2s"}, weedS3Flags(w.S3)...)...)
 	t.Logf("doctor on one mount:\n%s", r.stdout)
 	if r.code != 1 || strings.Count(r.stdout, " FAIL ") != 1 || !strings.Contains(r.stdout, volprobe.CheckAtomicRename+"        FAIL") {
