@@ -53,6 +53,7 @@ func TestWriteGateRefusesWritesAndReadyz(t *testing.T) {
 		{method: "LOCK", path: home + "/f", body: lock},
 		{method: "POST", path: home + "/dir", hdr: map[string]string{"Tus-Resumable": "1.0.0"}},
 		{method: "PATCH", path: "/dav/uploads/123"},
+		{method: "MKCOL", path: "/remote.php/dav/uploads/" + alice + "/t1"},
 		{method: "DELETE", path: "/dav/trash-bin/" + alice + "/x"},
 	} {
 		resp := e.do(r)
