@@ -33,9 +33,10 @@ type PeerRound struct {
 	ID, Who string
 	// VolumeOK is false when the peer announces another volume id.
 	VolumeOK bool
-	// Locks is "refused" (as it must be), "granted" (challenged, no answer
-	// yet) or "confirmed" (the live peer holds it too), for the OFD byte
-	// and the flock; empty when not probed.
+	// OFD and Flock say what became of the probe of the peer's lock byte
+	// and of its stamp file's flock: "refused" (as it must be), "granted"
+	// (challenged, no answer yet) or "confirmed" (the live peer holds it
+	// too); empty when not probed.
 	OFD, Flock string
 	// Looked is set when the peer's files were compared with its
 	// announcement; Stale is how long they took to show it (0: at once),
