@@ -106,6 +106,11 @@ func run(roots []string, out string) error {
 			return err
 		}
 		s := &server{name: name, dir: dir, root: base}
+		s3args := []string{"--s3-endpoint", s3.Endpoint, "--s3-access-key", s3.AccessKey, "--s3-secret-key", s3.SecretKey,
+			"--s3-bucket", fmt.Sprintf("rootfs-%d", i)}
+		if b, err := exec.Command(bin, append([]string{"init", "--root", base, "--s3-create-bucket"}, s3args...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("init on %s: %v: %s", name, err, b)
+		}
 		add := exec.Command(bin, "user", "add", "--root", base, user)
 		add.Stdin = strings.NewReader(pass + "\n")
 		if b, err := add.CombinedOutput(); err != nil {
@@ -113,9 +118,7 @@ func run(roots []string, out string) error {
 		}
 		// --volume-checks warn: on a weed mount the servers would refuse
 		// writes (its rename is not atomic for readers); measured anyway.
-		s.cmd = exec.Command(bin, "serve", "--root", base, "--addr", "127.0.0.1:0", "--log-level", "error", "--volume-checks", "warn",
-			"--s3-endpoint", s3.Endpoint, "--s3-access-key", s3.AccessKey, "--s3-secret-key", s3.SecretKey,
-			"--s3-bucket", fmt.Sprintf("rootfs-%d", i))
+		s.cmd = exec.Command(bin, append([]string{"serve", "--root", base, "--addr", "127.0.0.1:0", "--log-level", "error", "--volume-checks", "warn"}, s3args...)...)
 		srvs = append(srvs, s)
 		if err := s.start(ctx, bin); err != nil {
 			return err
