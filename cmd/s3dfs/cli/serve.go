@@ -42,8 +42,8 @@ type serveConfig struct {
 	// What one user may hold (decomposedfs.Options).
 	maxLocks, maxUploads, maxGrants int
 	maxLockOwner                    byteSize
-	volumeProbe    time.Duration
-	volumeChecks   choice
+	volumeProbe                     time.Duration
+	volumeChecks                    choice
 }
 
 func (a *app) serveCommand() *cobra.Command {
