@@ -35,8 +35,13 @@ if ! command -v rclone >/dev/null 2>&1; then
 	$sudo apt-get install -y rclone >&2 || { $sudo apt-get update >&2 && $sudo apt-get install -y rclone >&2; }
 fi
 
-step "blob store, driver and volume probe suites against SeaweedFS S3"
-scripts/with-seaweedfs.sh go test -count=1 -timeout 30m "$@" ./blobstore/s3/ ./decomposedfs/ ./volprobe/
+# blobstore/s3: the conformance suite and the tests of SeaweedFS's quirks
+# (its other tests time a proxy that stalls, with deadlines of 500 ms made
+# for a local versitygw; make test runs them).
+step "blob store suite against SeaweedFS S3"
+scripts/with-seaweedfs.sh go test -count=1 -timeout 30m -run 'TestConformance|TestBucketRemovedBehindTheStoresBack|TestMalformedUploadID' "$@" ./blobstore/s3/
+step "driver suite and volume probe against SeaweedFS S3"
+scripts/with-seaweedfs.sh go test -count=1 -timeout 30m "$@" ./decomposedfs/ ./volprobe/
 step "s3dfs serve and doctor on weed mount"
 scripts/with-seaweedfs.sh go test -tags seaweedfs -count=1 -timeout 15m -run SeaweedFS "$@" ./cmd/s3dfs/cli/
 step "rclone through s3dfs serve, blobs in SeaweedFS"
